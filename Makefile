@@ -1,0 +1,52 @@
+# tinyml: the two commands a user needs.
+#   make demo   set everything up, then run the whole pipeline on built-in data (no board)
+#   make test   set everything up, then run the tests
+# Setup installs Debian's ARM cross compiler and QEMU when missing (as root, or through sudo),
+# and the pinned Python packages into ./.venv.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+PYTEST_ARGS ?=
+
+.PHONY: setup system python demo test bench clean
+
+setup: system python
+
+system:
+	@missing=""; \
+	for pkg in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "setup: system packages present ($(APT_PACKAGES))"; exit 0; fi; \
+	command -v apt-get >/dev/null || { echo "setup: error: expected apt-get to install$$missing; received a system without it. Install them by hand." >&2; exit 1; }; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null; then sudo="sudo"; \
+	else echo "setup: error: installing$$missing needs root or sudo. Run as root or install them by hand." >&2; exit 1; fi; \
+	echo "setup: installing Debian packages:$$missing"; \
+	$$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends $$missing
+
+python: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \
+	  { echo "setup: error: expected Python 3.11 (TensorFlow, librosa and tflite-micro are pinned for it); received $$($(PYTHON) --version 2>&1). Run: make PYTHON=python3.11 ..." >&2; exit 1; }
+	@echo "setup: installing pinned Python packages into $(VENV) (a few minutes the first time)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	@touch $@
+
+demo: setup
+	$(BIN)/tinyml demo
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) tinyml-demo .pytest_cache

@@ -1,0 +1,36 @@
+"""`tinyml codegen MODEL.tflite -o DIR`: the model as C plus a PlatformIO project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tinyml import config
+from tinyml.paths import ProjectPaths
+from tinyml.project_cli import add_option_flags, flags_of
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model", nargs="?", help="int8 .tflite model (default: <project>/build/model_int8.tflite)")
+    p.add_argument("-C", "--project", default=".", help="project folder (default: .)")
+    p.add_argument("-o", "--out", help="output folder (default: <project>/build/firmware)")
+    p.add_argument("--backend", choices=["tflm"], default="tflm",
+                   help="tflm: the TensorFlow Lite Micro interpreter (default)")
+    p.add_argument("--symbol", default="g_model", help="C name of the model array (default: g_model)")
+    add_option_flags(p, ["codegen.arena_margin_percent", "codegen.arena_margin_min_bytes"])
+
+
+def run(args, reporter) -> int:
+    from tinyml.codegen.project import generate
+
+    cfg = config.load(args.project, flags=flags_of(args))
+    paths = ProjectPaths(Path(args.project))
+    model = Path(args.model) if args.model else paths.int8_model
+    out = Path(args.out) if args.out else paths.firmware
+    summary = generate(model, out, board=cfg["project.board"],
+                       margin_percent=cfg["codegen.arena_margin_percent"],
+                       margin_min_bytes=cfg["codegen.arena_margin_min_bytes"], symbol=args.symbol,
+                       seed=cfg["project.seed"])
+    reporter.info(f"ops {', '.join(summary['ops'])}; arena {summary['arena_bytes']:,} B "
+                  f"({summary['arena_measured_bytes']:,} measured + {summary['arena_margin_bytes']:,} margin)")
+    print(summary["project"])
+    return 0

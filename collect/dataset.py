@@ -1,0 +1,247 @@
+"""The dataset format every stage reads.
+
+A dataset is a folder of recordings plus `manifest.json`:
+
+- IMU recordings are CSV files with a header. The first column is
+  `timestamp_us` (microseconds since the recording started); the others are
+  the axes named in the manifest, in the units it names.
+- Audio recordings are mono 16-bit PCM WAV files.
+- `manifest.json` lists every recording with its label, sensor, sample rate,
+  axes and units, split (train / val / test), sample count and sha256.
+
+`tinyml collect` writes datasets through `DatasetWriter`; `tinyml train` reads
+them through `load`. Every file is written under a temporary name and renamed,
+and the manifest is rewritten the same way after each recording, so a crash
+never leaves a manifest that names a half-written file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyml.artifacts import sha256_file, write_bytes, write_text
+from tinyml.errors import BadInput, expected
+
+MANIFEST = "manifest.json"
+FORMAT = "tinyml-dataset"
+VERSION = 1
+SENSORS = ("imu", "mic")
+SPLITS = ("train", "val", "test")
+IMU_AXES = ("ax", "ay", "az", "gx", "gy", "gz")
+IMU_UNITS = ("g", "g", "g", "dps", "dps", "dps")
+
+
+@dataclass(frozen=True)
+class Recording:
+    file: str  # relative to the dataset folder, '/'-separated
+    label: str
+    sensor: str
+    sample_rate: int
+    axes: tuple[str, ...]
+    units: tuple[str, ...]
+    split: str
+    samples: int
+    sha256: str
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "label": self.label, "sensor": self.sensor,
+                "sample_rate": self.sample_rate, "axes": list(self.axes), "units": list(self.units),
+                "split": self.split, "samples": self.samples, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    root: Path
+    recordings: tuple[Recording, ...]
+
+    @property
+    def sensor(self) -> str:
+        return self.recordings[0].sensor
+
+    @property
+    def sample_rate(self) -> int:
+        return self.recordings[0].sample_rate
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        return self.recordings[0].axes
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({r.label for r in self.recordings})
+
+    def split(self, name: str) -> list[Recording]:
+        return [r for r in self.recordings if r.split == name]
+
+    def read(self, rec: Recording, verify: bool = True) -> np.ndarray:
+        """The recording's samples as float32 [samples, channels] (timestamps dropped)."""
+        path = self.root / rec.file
+        if not path.is_file():
+            raise expected(f"recording '{rec.file}' listed in {self.root / MANIFEST}", "no such file",
+                           "Restore the file or remove it from the manifest.")
+        if verify and sha256_file(path) != rec.sha256:
+            raise expected(f"'{rec.file}' to match the sha256 in the manifest", "different contents",
+                           "The file changed after it was recorded; re-collect it or update the manifest.")
+        data = _read_wav(path, rec) if rec.sensor == "mic" else _read_csv(path, rec)
+        if data.shape[0] != rec.samples:
+            raise expected(f"{rec.samples} samples in '{rec.file}' (manifest)", f"{data.shape[0]}")
+        return data
+
+
+def _read_csv(path: Path, rec: Recording) -> np.ndarray:
+    want = ("timestamp_us",) + rec.axes
+    with open(path) as f:
+        header = tuple(f.readline().strip().split(","))
+        if header != want:
+            raise expected(f"CSV columns {','.join(want)} in '{rec.file}'", ",".join(header) or "an empty file")
+        try:
+            table = np.loadtxt(f, delimiter=",", ndmin=2, dtype=np.float64)
+        except ValueError:
+            raise expected(f"{len(want)} numbers in every row of '{rec.file}'",
+                           "a non-numeric or short row") from None
+    if table.size == 0:
+        table = table.reshape(0, len(want))
+    if table.shape[1] != len(want):
+        raise expected(f"{len(want)} columns in every row of '{rec.file}'", f"{table.shape[1]}")
+    t = table[:, 0]
+    if len(t) > 2:
+        dt = np.diff(t)
+        if np.any(dt <= 0):
+            raise expected(f"increasing timestamps in '{rec.file}'", "a timestamp that repeats or goes back")
+        measured = 1e6 / float(np.median(dt))
+        if abs(measured - rec.sample_rate) > 0.05 * rec.sample_rate:
+            raise expected(f"about {rec.sample_rate} Hz in '{rec.file}' (manifest)",
+                           f"{measured:.1f} Hz from its timestamps", "Fix the manifest's sample_rate.")
+    return table[:, 1:].astype(np.float32)
+
+
+def _read_wav(path: Path, rec: Recording) -> np.ndarray:
+    try:
+        with wave.open(str(path), "rb") as w:
+            channels, width, rate, n = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
+            raw = w.readframes(n)
+    except (wave.Error, EOFError) as exc:
+        raise expected(f"a 16-bit PCM WAV file at '{rec.file}'", str(exc)) from None
+    if channels != 1 or width != 2:
+        raise expected(f"mono 16-bit WAV in '{rec.file}'", f"{channels} channel(s), {8 * width}-bit")
+    if rate != rec.sample_rate:
+        raise expected(f"{rec.sample_rate} Hz in '{rec.file}' (manifest)", f"{rate} Hz in the WAV header")
+    return (np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0).reshape(-1, 1)
+
+
+def _recording_from_json(entry: dict, manifest: Path) -> Recording:
+    try:
+        rec = Recording(
+            file=str(entry["file"]), label=str(entry["label"]), sensor=str(entry["sensor"]),
+            sample_rate=int(entry["sample_rate"]), axes=tuple(entry["axes"]), units=tuple(entry["units"]),
+            split=str(entry["split"]), samples=int(entry["samples"]), sha256=str(entry["sha256"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise expected(f"each recording in {manifest} to have file, label, sensor, sample_rate, axes, "
+                       "units, split, samples, sha256", f"an entry lacking or mistyping {exc}") from None
+    if rec.sensor not in SENSORS:
+        raise expected(f"sensor one of {{{', '.join(SENSORS)}}} in {manifest}", repr(rec.sensor))
+    if rec.split not in SPLITS:
+        raise expected(f"split one of {{{', '.join(SPLITS)}}} in {manifest}", f"{rec.split!r} for '{rec.file}'")
+    return rec
+
+
+def load(root: str | Path) -> Dataset:
+    """Read and validate a dataset's manifest (the recordings are read lazily)."""
+    root = Path(root)
+    manifest = root / MANIFEST
+    if not manifest.is_file():
+        raise expected(f"a dataset folder with {MANIFEST}", f"'{root}'",
+                       "Create one with `tinyml collect` (or `tinyml collect --builtin gestures`).")
+    try:
+        doc = json.loads(manifest.read_text())
+    except json.JSONDecodeError as exc:
+        raise expected(f"JSON in {manifest}", f"a parse error at line {exc.lineno}") from None
+    if doc.get("format") != FORMAT or doc.get("version") != VERSION:
+        raise expected(f"format '{FORMAT}' version {VERSION} in {manifest}",
+                       f"format {doc.get('format')!r} version {doc.get('version')!r}")
+    recs = tuple(_recording_from_json(e, manifest) for e in doc.get("recordings", []))
+    if not recs:
+        raise expected(f"at least one recording in {manifest}", "an empty dataset",
+                       "Collect some data first.")
+    for field in ("sensor", "sample_rate", "axes"):
+        seen: dict = {}
+        for r in recs:
+            seen.setdefault(getattr(r, field), []).append(r.file)
+        if len(seen) > 1:
+            parts = "; ".join(f"{_show(k)} in {len(v)} file(s), e.g. '{v[0]}'" for k, v in seen.items())
+            todo = "Resample the recordings to one rate or split them into separate datasets." \
+                if field == "sample_rate" else "Keep one kind of recording per dataset."
+            raise expected(f"one {field} across the dataset", parts, todo)
+    return Dataset(root, recs)
+
+
+def _show(value) -> str:
+    return ",".join(value) if isinstance(value, tuple) else str(value)
+
+
+def _csv_bytes(timestamps_us: np.ndarray, signal: np.ndarray, axes: tuple[str, ...]) -> bytes:
+    out = io.StringIO()
+    out.write(",".join(("timestamp_us",) + axes) + "\n")
+    for t, row in zip(timestamps_us, signal):
+        out.write(f"{int(t)}," + ",".join(f"{v:.5f}" for v in row) + "\n")
+    return out.getvalue().encode()
+
+
+def _wav_bytes(signal: np.ndarray, rate: int) -> bytes:
+    pcm = np.clip(np.round(np.asarray(signal, dtype=np.float64).reshape(-1) * 32768.0), -32768, 32767)
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+class DatasetWriter:
+    """Adds recordings to a dataset folder, keeping the manifest valid after every file."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.recordings: list[Recording] = []
+        manifest = self.root / MANIFEST
+        if manifest.is_file():
+            self.recordings = list(load(self.root).recordings)
+        # One JSON line per recording, encoded once: rewriting the manifest stays cheap.
+        self._lines = [json.dumps(r.to_json()) for r in self.recordings]
+
+    def add(self, *, name: str, label: str, split: str, sensor: str, sample_rate: int,
+            signal: np.ndarray, timestamps_us: np.ndarray | None = None,
+            axes: tuple[str, ...] = IMU_AXES, units: tuple[str, ...] = IMU_UNITS) -> Recording:
+        if split not in SPLITS:
+            raise expected(f"split one of {{{', '.join(SPLITS)}}}", repr(split))
+        if any(r.file.split("/")[-1].rsplit(".", 1)[0] == name and r.label == label for r in self.recordings):
+            raise BadInput(f"Expected a new recording name. Received: '{label}/{name}' already in the dataset.")
+        signal = np.asarray(signal)
+        if sensor == "mic":
+            rel, data, axes, units = f"{label}/{name}.wav", _wav_bytes(signal, sample_rate), ("pcm",), ("fs",)
+        else:
+            if timestamps_us is None:
+                timestamps_us = np.round(np.arange(len(signal)) * 1e6 / sample_rate)
+            rel, data = f"{label}/{name}.csv", _csv_bytes(timestamps_us, signal, tuple(axes))
+        path = self.root / rel
+        write_bytes(path, data)
+        rec = Recording(rel, label, sensor, int(sample_rate), tuple(axes), tuple(units), split,
+                        int(signal.shape[0]), sha256_file(path))
+        self.recordings.append(rec)
+        self._lines.append(json.dumps(rec.to_json()))
+        self.write_manifest()
+        return rec
+
+    def write_manifest(self) -> None:
+        body = ",\n    ".join(self._lines)
+        write_text(self.root / MANIFEST,
+                   f'{{\n  "format": "{FORMAT}",\n  "version": {VERSION},\n'
+                   f'  "recordings": [\n    {body}\n  ]\n}}\n')

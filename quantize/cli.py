@@ -1,0 +1,32 @@
+"""`tinyml quantize`: model.keras -> model_int8.tflite, with the accuracy drop measured in TFLM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tinyml import config
+from tinyml.paths import ProjectPaths
+from tinyml.project_cli import add_option_flags, flags_of
+
+
+def add_arguments(p) -> None:
+    p.add_argument("-C", "--project", default=".", help="project folder (default: .)")
+    p.add_argument("--model", help="trained model (default: <project>/build/model.keras)")
+    p.add_argument("--data", help="dataset folder (default: <project>/data)")
+    p.add_argument("-o", "--out", help="int8 model (default: <project>/build/model_int8.tflite)")
+    add_option_flags(p, ["quantize.representative_samples", "project.seed"])
+
+
+def run(args, reporter) -> int:
+    from tinyml.quantize.ptq import quantize_ptq
+
+    cfg = config.load(args.project, flags=flags_of(args))
+    paths = ProjectPaths(Path(args.project))
+    out = Path(args.out) if args.out else paths.int8_model
+    result = quantize_ptq(cfg, Path(args.model) if args.model else paths.keras_model,
+                          Path(args.data) if args.data else paths.data, out,
+                          out.with_name("quantize.json"), reporter)
+    reporter.info(f"test accuracy: float {result.float_accuracy:.3f}, int8 (TFLM) {result.int8_accuracy:.3f}, "
+                  f"drop {result.float_accuracy - result.int8_accuracy:+.3f} on {result.test_windows} windows")
+    print(result.tflite_path)
+    return 0

@@ -1,0 +1,64 @@
+"""`tinyml inspect`: what a model is and whether (and in how much RAM) TFLM runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tinyml.errors import BadInput
+from tinyml.quantize import flatbuffer, tflm
+
+
+def inspect(path: str | Path) -> dict:
+    info = flatbuffer.read(path)
+    probe = tflm.probe(info.path)
+    return {
+        "model": str(info.path),
+        "model_bytes": info.model_bytes,
+        "subgraphs": info.subgraphs,
+        "ops": info.ops,
+        "op_counts": {op: sum(1 for o in info.operators if o.op == op) for op in info.ops},
+        "custom_ops": sorted({o.op for o in info.operators if o.custom}),
+        "inputs": [t.to_json() for t in info.input_tensors()],
+        "outputs": [t.to_json() for t in info.output_tensors()],
+        "macs": info.macs,
+        "int8": not info.float_ops,
+        "tflm_supported": probe.supported,
+        "unsupported_ops": list(probe.unsupported_ops),
+        "tflm_error": probe.error,
+        "arena_bytes": probe.arena_bytes,
+        "arena_head_bytes": probe.arena_head_bytes,
+        "arena_tail_bytes": probe.arena_tail_bytes,
+    }
+
+
+def unsupported_error(report: dict) -> BadInput:
+    ops = ", ".join(report["unsupported_ops"]) or "an op"
+    return BadInput(f"Expected a model the TFLM interpreter can run. Received: '{report['model']}' uses {ops}, "
+                    f"which TFLM has no kernel for ({report['tflm_error']}). Replace the op or retrain without it.")
+
+
+def _quant(t: dict) -> str:
+    q = t["quantization"]
+    if not q:
+        return "not quantized"
+    scales = q["scales"]
+    if len(scales) == 1:
+        return f"scale {scales[0]:.6g}, zero point {q['zero_points'][0]}"
+    return f"per-channel ({len(scales)} scales, axis {q['quantized_dimension']})"
+
+
+def render(report: dict) -> str:
+    kb = report["model_bytes"] / 1024
+    lines = [f"model       {report['model']} ({report['model_bytes']:,} B = {kb:.1f} KiB)",
+             "ops         " + ", ".join(f"{op} x{n}" for op, n in report["op_counts"].items())]
+    for kind in ("inputs", "outputs"):
+        for t in report[kind]:
+            lines.append(f"{kind[:-1]:<11} {t['name']} {t['dtype']} {t['shape']} ({_quant(t)})")
+    lines.append(f"MACs        {report['macs']:,} per inference")
+    if report["tflm_supported"]:
+        lines.append(f"TFLM        runs it; arena {report['arena_bytes']:,} B "
+                     f"(head {report['arena_head_bytes']:,} + tail {report['arena_tail_bytes']:,}, "
+                     "as allocated by the TFLM interpreter on this 64-bit host)")
+    else:
+        lines.append(f"TFLM        cannot run it: missing {', '.join(report['unsupported_ops']) or '?'}")
+    return "\n".join(lines)

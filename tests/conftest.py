@@ -1,0 +1,55 @@
+"""Shared fixtures.
+
+Tests that need a tool (the ARM cross compiler, the shared reference models)
+run when it is present and are skipped with the reason otherwise; CI sets
+TINYML_REQUIRE_TOOLS=1 so a missing tool fails there instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE = REPO.parent / "shared" / "reference"
+REQUIRE_TOOLS = os.environ.get("TINYML_REQUIRE_TOOLS") == "1"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip (locally) or fail (in CI) when a prerequisite is missing."""
+    if condition:
+        return
+    if REQUIRE_TOOLS:
+        pytest.fail(f"TINYML_REQUIRE_TOOLS=1 but {reason}")
+    pytest.skip(reason)
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    need(path is not None, f"{name} is not installed (run `make setup`)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    need(REFERENCE.is_dir(), f"the shared reference folder {REFERENCE} is absent")
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def demo_project(tmp_path_factory) -> Path:
+    """One small demo run shared by the tests that need trained artifacts."""
+    from tinyml.cli import main
+
+    root = tmp_path_factory.mktemp("demo") / "project"
+    assert main(["--quiet", "demo", "--small", "--dir", str(root)]) == 0
+    return root
+
+
+def one_error_line(stderr: str) -> str:
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, f"expected one error line, got: {stderr!r}"
+    return lines[0]

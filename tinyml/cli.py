@@ -1,0 +1,79 @@
+"""The `tinyml` command line.
+
+The root lists every command explicitly and imports a command's module only
+when that command runs, so `tinyml --help` is instant and never imports
+TensorFlow. Each module provides `add_arguments(parser)` and
+`run(args, reporter) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+import tinyml
+from tinyml.errors import EXIT_FAILURE, TinymlError
+
+# name -> (module, one-line help); the order is the pipeline's.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("tinyml.project_cli", "create a project folder with tinyml.toml"),
+    "collect": ("tinyml.collect.cli", "write a dataset (built-in gesture data; board capture comes later)"),
+    "train": ("tinyml.train.cli", "train the Keras model on a dataset"),
+    "quantize": ("tinyml.quantize.cli", "full-int8 post-training quantization, checked in TFLM"),
+    "inspect": ("tinyml.quantize.inspect_cli", "ops, shapes, MACs and the exact TFLM arena of a .tflite"),
+    "codegen": ("tinyml.codegen.cli", "generate the model C array and a PlatformIO project"),
+    "build": ("tinyml.firmware.build_cli", "build a generated project with PlatformIO; check flash/RAM"),
+    "flash": ("tinyml.firmware.flash_cli", "build, check and upload to a Nano 33 BLE"),
+    "emulate": ("tinyml.firmware.emulate_cli", "run the firmware on an emulated Cortex-M4 (not yet available)"),
+    "evaluate": ("tinyml.evaluate.cli", "accuracy of an int8 model on a dataset, run in TFLM"),
+    "demo": ("tinyml.demo", "the whole pipeline on built-in data, no board needed"),
+}
+
+
+def _command_in(argv: list[str]) -> str | None:
+    for token in argv:
+        if not token.startswith("-"):
+            return token if token in COMMANDS else None
+    return None
+
+
+def build_parser(selected: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tinyml",
+        description="TinyML for the Arduino Nano 33 BLE Sense: collect -> train -> quantize -> "
+                    "codegen -> build/flash -> evaluate. Start with `tinyml demo`.")
+    parser.add_argument("--version", action="version", version=f"tinyml {tinyml.__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == selected:
+            mod = importlib.import_module(module)
+            mod.add_arguments(p)
+            p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tinyml.log import Reporter
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_in(argv))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return int(exc.code or 0)
+    reporter = Reporter(quiet=args.quiet)
+    try:
+        return int(args._run(args, reporter) or 0)
+    except TinymlError as exc:
+        print(f"tinyml {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"tinyml {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""Project configuration: one declarative table of options.
+
+Each option is resolved flag > environment variable > `tinyml.toml` > default.
+The resolved `Config` is passed down explicitly; nothing reads the environment
+at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from tinyml.errors import BadInput, expected
+
+CONFIG_FILE = "tinyml.toml"
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str  # "section.name" in tinyml.toml
+    type: type
+    default: Any
+    help: str
+    choices: tuple = ()
+    minimum: float | None = None
+
+    @property
+    def env(self) -> str:
+        return "TINYML_" + self.key.replace(".", "_").upper()
+
+    @property
+    def section(self) -> str:
+        return self.key.split(".")[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.split(".")[1]
+
+
+GESTURES = ("idle", "punch", "flex", "wave", "circle")
+
+OPTIONS: tuple[Option, ...] = (
+    Option("project.task", str, "gesture", "what the model does", choices=("gesture",)),
+    Option("project.sensor", str, "imu", "which sensor feeds it", choices=("imu",)),
+    Option("project.labels", list, list(GESTURES), "class names, in model output order"),
+    Option("project.sample_rate", int, 119, "sensor sample rate in Hz (the Nano 33 BLE Sense IMU runs at 119 Hz)", minimum=1),
+    Option("project.board", str, "nano33ble", "target board", choices=("nano33ble",)),
+    Option("project.seed", int, 1234, "seed for data generation, splits and training", minimum=0),
+    Option("window.size", int, 119, "samples per model input window", minimum=2),
+    Option("window.hop", int, 15, "samples between window starts when slicing recordings", minimum=1),
+    Option("model.architecture", str, "cnn", "model family", choices=("cnn",)),
+    Option("model.epochs", int, 40, "training epochs", minimum=1),
+    Option("model.batch_size", int, 32, "training batch size", minimum=1),
+    Option("model.learning_rate", float, 0.003, "Adam learning rate", minimum=0.0),
+    Option("quantize.mode", str, "ptq", "quantization method: full-int8 post-training", choices=("ptq",)),
+    Option("quantize.representative_samples", int, 200, "windows used to calibrate int8 ranges", minimum=1),
+    Option("codegen.arena_margin_percent", int, 15, "arena head-room over the measured TFLM arena, in percent", minimum=0),
+    Option("codegen.arena_margin_min_bytes", int, 1024, "the smallest head-room, in bytes", minimum=0),
+)
+
+_BY_KEY = {o.key: o for o in OPTIONS}
+
+
+def option(key: str) -> Option:
+    return _BY_KEY[key]
+
+
+@dataclass(frozen=True)
+class Config:
+    values: Mapping[str, Any]
+    sources: Mapping[str, str]  # key -> "flag" | "env" | path of tinyml.toml | "default"
+    root: Path  # the project folder
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def replace(self, **overrides: Any) -> "Config":
+        """Return a copy with `section__name=value` overrides, validated."""
+        values = dict(self.values)
+        sources = dict(self.sources)
+        for name, value in overrides.items():
+            key = name.replace("__", ".")
+            values[key] = _coerce(_BY_KEY[key], value, "override")
+            sources[key] = "override"
+        return Config(values, sources, self.root)
+
+
+def _coerce(opt: Option, value: Any, source: str) -> Any:
+    where = f" (from {source})"
+    if opt.type is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise expected(f"{opt.key} to be a non-empty list of names", f"{value!r}{where}")
+        if len(set(value)) != len(value):
+            raise expected(f"{opt.key} to hold distinct names", f"{value!r}{where}")
+        return list(value)
+    try:
+        if opt.type is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        if isinstance(value, bool):
+            raise ValueError
+        coerced = opt.type(value)
+    except (TypeError, ValueError):
+        raise expected(f"{opt.key} to be {opt.type.__name__}", f"{value!r}{where}") from None
+    if opt.choices and coerced not in opt.choices:
+        raise expected(f"{opt.key} to be one of {{{', '.join(opt.choices)}}}", f"{coerced!r}{where}")
+    if opt.minimum is not None and coerced < opt.minimum:
+        raise expected(f"{opt.key} to be at least {opt.minimum}", f"{coerced!r}{where}")
+    return coerced
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Flatten tinyml.toml into {"section.name": value}, rejecting unknown keys."""
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"Expected valid TOML in {path}. Received: {exc}. Fix the file or recreate it with `tinyml init`.") from None
+    flat = {}
+    for section, table in doc.items():
+        if not isinstance(table, dict):
+            raise expected(f"[section] tables in {path}", f"top-level key '{section}'")
+        for name, value in table.items():
+            key = f"{section}.{name}"
+            if key not in _BY_KEY:
+                known = ", ".join(sorted(_BY_KEY))
+                raise expected(f"a known option in {path} ({known})", f"'{key}'", "Remove or rename it.")
+            flat[key] = value
+    return flat
+
+
+def load(root: str | Path = ".", flags: Mapping[str, Any] | None = None,
+         environ: Mapping[str, str] | None = None, require_file: bool = False,
+         read_file: bool = True) -> Config:
+    """Resolve every option for the project in `root`.
+
+    `flags` holds command-line values by option key (None means "not given").
+    With `read_file=False` the project's tinyml.toml is ignored (for `tinyml init`).
+    """
+    root = Path(root)
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    environ = os.environ if environ is None else environ
+    path = root / CONFIG_FILE
+    if read_file and path.is_file():
+        from_file = read_toml(path)
+    elif require_file:
+        raise expected(f"a project folder with {CONFIG_FILE}", f"'{root}'", "Run `tinyml init` there first.")
+    else:
+        from_file = {}
+    values, sources = {}, {}
+    for opt in OPTIONS:
+        if opt.key in flags:
+            raw, src = flags[opt.key], "flag"
+        elif opt.env in environ:
+            raw, src = environ[opt.env], f"env {opt.env}"
+        elif opt.key in from_file:
+            raw, src = from_file[opt.key], str(path)
+        else:
+            raw, src = opt.default, "default"
+        values[opt.key] = _coerce(opt, raw, src)
+        sources[opt.key] = src
+    return Config(values, sources, root)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def render_toml(values: Mapping[str, Any]) -> str:
+    """Write every option, grouped by section, each with its help as a comment."""
+    lines = ["# tinyml project configuration. Every option can be overridden by a flag or",
+             "# by the environment variable TINYML_<SECTION>_<NAME>."]
+    section = None
+    for opt in OPTIONS:
+        if opt.section != section:
+            section = opt.section
+            lines += ["", f"[{section}]"]
+        choices = f" ({' | '.join(opt.choices)})" if opt.choices else ""
+        lines.append(f"# {opt.help}{choices}")
+        lines.append(f"{opt.name} = {_toml_value(values[opt.key])}")
+    return "\n".join(lines) + "\n"

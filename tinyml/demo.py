@@ -1,0 +1,111 @@
+"""`tinyml demo`: the main job, on built-in data, with no board.
+
+Generates the built-in gesture dataset, trains, quantizes to int8, inspects the
+model in TFLM, generates the PlatformIO project and writes a report, each
+stage handing the next a file in the demo folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tinyml.errors import expected
+
+MARKER = ".tinyml-demo"
+SMALL = {"per_class": 9, "epochs": 6}
+FULL = {"per_class": None, "epochs": 40}  # None: the collect stage's default
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--dir", default="tinyml-demo", help="demo project folder (default: ./tinyml-demo)")
+    p.add_argument("--small", action="store_true",
+                   help=f"a quick run for tests ({SMALL['per_class']} recordings per class, {SMALL['epochs']} epochs)")
+    p.add_argument("--seed", type=int, default=1234, help="seed for data, splits and training (default: 1234)")
+
+
+def _prepare(root: Path) -> None:
+    if root.exists():
+        if not root.is_dir() or (any(root.iterdir()) and not (root / MARKER).exists()):
+            raise expected("a new folder or an earlier demo folder", f"'{root}' holds other files",
+                           "Pass --dir with another folder.")
+        for sub in ("data", "build"):
+            shutil.rmtree(root / sub, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text("created by `tinyml demo`; the demo clears data/ and build/ here on each run\n")
+
+
+def run(args, reporter) -> int:
+    from tinyml import config
+    from tinyml.artifacts import write_json, write_text
+    from tinyml.codegen.project import generate
+    from tinyml.collect.dataset import load
+    from tinyml.collect.synthetic import write_gestures
+    from tinyml.evaluate.report import write_report
+    from tinyml.log import Stopwatch
+    from tinyml.paths import ProjectPaths
+    from tinyml.quantize.inspect import inspect
+    from tinyml.quantize.ptq import quantize_ptq
+    from tinyml.train.train import read_history, train
+
+    from tinyml.collect.synthetic import DEFAULT_PER_CLASS
+
+    size = dict(SMALL if args.small else FULL)
+    size["per_class"] = size["per_class"] or DEFAULT_PER_CLASS
+    root = Path(args.dir)
+    paths = ProjectPaths(root)
+    _prepare(root)
+    clock = Stopwatch()
+    cfg = config.load(root, flags={"project.seed": args.seed, "model.epochs": size["epochs"]}, read_file=False)
+    write_text(paths.config, config.render_toml(cfg.values))
+
+    reporter.info(f"[1/5] collect: built-in gestures, {size['per_class']} recordings per class -> {paths.data}")
+    write_gestures(paths.data, per_class=size["per_class"], seed=cfg["project.seed"],
+                   labels=tuple(cfg["project.labels"]), reporter=reporter)
+    reporter.info(f"[2/5] train: {cfg['model.architecture']}, up to {cfg['model.epochs']} epochs")
+    trained = train(cfg, paths.data, paths.keras_model, paths.history, reporter)
+    reporter.info("[3/5] quantize: full int8, accuracy checked in the TFLM interpreter")
+    quant = quantize_ptq(cfg, paths.keras_model, paths.data, paths.int8_model, paths.quantize_report, reporter)
+    reporter.info("[4/5] inspect + codegen: TFLM arena, PlatformIO project")
+    model_report = inspect(paths.int8_model)
+    write_json(paths.inspect_report, model_report)
+    firmware = generate(paths.int8_model, paths.firmware, board=cfg["project.board"],
+                        margin_percent=cfg["codegen.arena_margin_percent"],
+                        margin_min_bytes=cfg["codegen.arena_margin_min_bytes"], seed=cfg["project.seed"])
+    reporter.info("[5/5] report")
+    history = read_history(paths.history)
+    dataset = load(paths.data)
+    report = {
+        "project": str(root),
+        "seed": cfg["project.seed"],
+        "dataset": {"recordings": len(dataset.recordings), "labels": dataset.labels,
+                    "sample_rate": dataset.sample_rate,
+                    "splits": {s: len(dataset.split(s)) for s in ("train", "val", "test")}},
+        "accuracy": {"float": quant.float_accuracy, "int8": quant.int8_accuracy,
+                     "drop": quant.float_accuracy - quant.int8_accuracy, "test_windows": quant.test_windows,
+                     "float_int8_agreement": quant.agreement, "validation_float": trained.val_accuracy},
+        "confusion_int8": {"labels": quant.labels, "matrix": quant.confusion},
+        "training": {"epochs_run": trained.epochs_run, "curves": history["curves"]},
+        "model": {k: model_report[k] for k in ("model_bytes", "macs", "ops", "arena_bytes", "inputs", "outputs")},
+        "firmware": firmware,
+        "seconds": round(clock.seconds(), 1),
+    }
+    report_path = write_report(paths.build, report, history["curves"])
+    print(summary(report, report_path))
+    return 0
+
+
+def summary(report: dict, report_path: Path) -> str:
+    acc, model, fw = report["accuracy"], report["model"], report["firmware"]
+    return "\n".join([
+        f"tinyml demo: {report['dataset']['recordings']} recordings, {len(report['dataset']['labels'])} gestures "
+        f"({', '.join(report['dataset']['labels'])})",
+        f"  accuracy (test, {acc['test_windows']} windows): float {acc['float']:.3f}, int8 in TFLM {acc['int8']:.3f} "
+        f"(drop {acc['drop']:+.3f})",
+        f"  model: {model['model_bytes']:,} B flatbuffer, {model['macs']:,} MACs, ops {', '.join(model['ops'])}",
+        f"  arena: {model['arena_bytes']:,} B measured in TFLM -> {fw['arena_bytes']:,} B in firmware "
+        f"(+{fw['arena_margin_bytes']:,} B: {fw['arena_margin_rule']})",
+        f"  PlatformIO project: {fw['project']}",
+        f"  report: {report_path} (+ confusion.png, training.png); {report['seconds']} s",
+    ])

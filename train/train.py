@@ -1,0 +1,91 @@
+"""Training: dataset -> windows -> a seeded Keras model saved as `.keras`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyml import tf as tfload
+from tinyml.artifacts import atomic_path, write_json, write_provenance
+from tinyml.collect.dataset import MANIFEST, load
+from tinyml.config import Config
+from tinyml.log import SILENT, Reporter
+from tinyml.train.model import ARCHITECTURES
+from tinyml.train.windows import project_windows
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model_path: Path
+    history_path: Path
+    val_accuracy: float
+    epochs_run: int
+
+
+def _epoch_logger(keras, reporter: Reporter, epochs: int):
+    class EpochLog(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            reporter.progress("training", epoch + 1, epochs,
+                              f"loss {logs.get('loss', 0):.3f} acc {logs.get('accuracy', 0):.3f} "
+                              f"val_acc {logs.get('val_accuracy', 0):.3f}", every=True)
+
+    return EpochLog()
+
+
+def train(config: Config, data_dir: Path, model_path: Path, history_path: Path,
+          reporter: Reporter = SILENT) -> TrainResult:
+    dataset = load(data_dir)
+    labels = list(config["project.labels"])
+    size, hop = config["window.size"], config["window.hop"]
+    train_w = project_windows(config, dataset, "train")
+    val_w = project_windows(config, dataset, "val")
+    reporter.info(f"train: {len(train_w)} windows, val: {len(val_w)} windows of {size} samples "
+                  f"({size / dataset.sample_rate:.2f} s) x {train_w.x.shape[-1]} axes, {len(labels)} classes")
+
+    tf, keras = tfload.load()
+    keras.backend.clear_session()  # fresh layer names, so a rerun gives the same graph
+    tfload.set_seed(config["project.seed"])
+    model = ARCHITECTURES[config["model.architecture"]](keras, size, train_w.x.shape[-1], len(labels))
+    model.compile(optimizer=keras.optimizers.Adam(config["model.learning_rate"]),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    epochs = config["model.epochs"]
+    history = model.fit(
+        train_w.x, train_w.y, validation_data=(val_w.x, val_w.y), epochs=epochs,
+        batch_size=config["model.batch_size"], shuffle=True, verbose=0,
+        callbacks=[_epoch_logger(keras, reporter, epochs),
+                   keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)])
+    curves = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    epochs_run = len(curves["loss"])
+    _, val_acc = model.evaluate(val_w.x, val_w.y, verbose=0)
+
+    with atomic_path(model_path.with_suffix(".keras")) as tmp:
+        keras_tmp = tmp.with_suffix(".keras")  # Keras insists on the extension
+        model.save(keras_tmp)
+        keras_tmp.replace(tmp)
+    write_json(history_path, {
+        "labels": labels,
+        "window": {"size": size, "hop": hop, "sample_rate": dataset.sample_rate},
+        "axes": list(dataset.axes),
+        "units": list(dataset.recordings[0].units),
+        "epochs_run": epochs_run,
+        "val_accuracy": float(val_acc),
+        "curves": curves,
+    })
+    write_provenance(model_path, seed=config["project.seed"],
+                     inputs={"dataset_manifest_sha256": _manifest_hash(data_dir)},
+                     extra={"config": dict(config.values)})
+    return TrainResult(model_path, history_path, float(val_acc), epochs_run)
+
+
+def _manifest_hash(data_dir: Path) -> str:
+    from tinyml.artifacts import sha256_file
+
+    return sha256_file(Path(data_dir) / MANIFEST)
+
+
+def read_history(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
