@@ -117,8 +117,8 @@ def read(path: str | Path) -> ModelInfo:
 
 def parse(raw: bytes, path: Path) -> ModelInfo:
     if len(raw) < 8 or raw[4:8] != _IDENTIFIER:
-        got = raw[4:8] if len(raw) >= 8 else f"{len(raw)} bytes"
-        raise expected("a TFLite flatbuffer (file identifier 'TFL3')", f"'{path}' with {got!r}",
+        got = f"identifier {raw[4:8]!r}" if len(raw) >= 8 else f"only {len(raw)} bytes"
+        raise expected("a TFLite flatbuffer (file identifier 'TFL3')", f"'{path}' with {got}",
                        "Convert the model with TFLiteConverter, or run `tinyml quantize`.")
     s = _schema()
     try:
