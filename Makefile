@@ -47,6 +47,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/aot_memory.py
 
 clean:
 	rm -rf $(VENV) tinyml-demo .pytest_cache

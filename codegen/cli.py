@@ -12,9 +12,10 @@ from tinyml.project_cli import add_option_flags, flags_of
 def add_arguments(p) -> None:
     p.add_argument("model", nargs="?", help="int8 .tflite model (default: <project>/build/model_int8.tflite)")
     p.add_argument("-C", "--project", default=".", help="project folder (default: .)")
-    p.add_argument("-o", "--out", help="output folder (default: <project>/build/firmware)")
-    p.add_argument("--backend", choices=["tflm"], default="tflm",
-                   help="tflm: the TensorFlow Lite Micro interpreter (default)")
+    p.add_argument("-o", "--out", help="output folder (default: <project>/build/firmware, or build/aot)")
+    p.add_argument("--backend", choices=["tflm", "aot"], default="tflm",
+                   help="tflm: a PlatformIO project running the TensorFlow Lite Micro interpreter (default); "
+                        "aot: the model compiled to plain C99 with a static memory plan, no interpreter")
     p.add_argument("--symbol", default="g_model", help="C name of the model array (default: g_model)")
     add_option_flags(p, ["codegen.arena_margin_percent", "codegen.arena_margin_min_bytes"])
 
@@ -25,6 +26,13 @@ def run(args, reporter) -> int:
     cfg = config.load(args.project, flags=flags_of(args))
     paths = ProjectPaths(Path(args.project))
     model = Path(args.model) if args.model else paths.int8_model
+    if args.backend == "aot":
+        from tinyml.codegen.aot.generate import generate_aot
+
+        summary = generate_aot(model, Path(args.out) if args.out else paths.aot)
+        reporter.info(f"ops {', '.join(summary['ops'])}; arena {summary['arena_bytes']:,} B (static plan)")
+        print(summary["project"])
+        return 0
     out = Path(args.out) if args.out else paths.firmware
     summary = generate(model, out, board=cfg["project.board"],
                        margin_percent=cfg["codegen.arena_margin_percent"],

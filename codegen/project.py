@@ -51,7 +51,7 @@ def _check_vectors(raw: bytes, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return sample.reshape(-1), runner.invoke(sample).reshape(-1)
 
 
-def _prepare_out_dir(out: Path) -> None:
+def prepare_out_dir(out: Path) -> None:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
         raise expected("an empty folder or one tinyml generated before", f"'{out}' holds other files",
                        "Choose another -o folder; tinyml does not overwrite what it did not write.")
@@ -86,7 +86,7 @@ def generate(model_path: Path, out: Path, *, board: str = "nano33ble", margin_pe
                        f"{len(info.inputs)} input(s), {len(info.outputs)} output(s) of "
                        f"{sorted({t.dtype for t in io})}")
     symbol = c_identifier(symbol, "--symbol")
-    _prepare_out_dir(out)
+    prepare_out_dir(out)
     report = inspect(model_path)
     if not report["tflm_supported"]:
         raise unsupported_error(report)

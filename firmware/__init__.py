@@ -7,3 +7,4 @@
 from pathlib import Path
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+AOT_SOURCES = Path(__file__).resolve().parent / "aot"  # the AOT backend's kernels, copied as they are

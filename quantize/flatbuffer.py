@@ -14,6 +14,8 @@ import numpy as np
 from tinyml.errors import expected, require_file
 
 _IDENTIFIER = b"TFL3"
+NUMPY_TYPES = {"FLOAT32": np.float32, "INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16,
+               "INT32": np.int32, "INT64": np.int64, "BOOL": np.bool_, "FLOAT16": np.float16}
 
 
 def _schema():
@@ -36,6 +38,15 @@ class Tensor:
     zero_points: tuple[int, ...]
     quantized_dimension: int
     constant: bool
+    data: bytes | None = field(default=None, repr=False, compare=False)  # constant contents
+
+    @property
+    def elements(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 1
+
+    def array(self) -> np.ndarray:
+        """The constant contents as a NumPy array of the tensor's type and shape."""
+        return np.frombuffer(self.data, dtype=NUMPY_TYPES[self.dtype]).reshape(self.shape)
 
     def to_json(self) -> dict:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype.lower(),
@@ -47,9 +58,10 @@ class Tensor:
 class Operator:
     op: str  # builtin name, or the custom code for CUSTOM ops
     custom: bool
-    inputs: tuple[int, ...]
+    inputs: tuple[int, ...]  # tensor indices; -1 for an optional input left out
     outputs: tuple[int, ...]
     macs: int
+    options: dict = field(default_factory=dict, compare=False)  # builtin options, schema field names
 
 
 @dataclass(frozen=True)
@@ -136,11 +148,16 @@ def parse(raw: bytes, path: Path) -> ModelInfo:
         scales = tuple(float(v) for v in (q.scale if q is not None and q.scale is not None else ()))
         zps = tuple(int(v) for v in (q.zeroPoint if q is not None and q.zeroPoint is not None else ()))
         buf = buffers[t.buffer] if 0 <= t.buffer < len(buffers) else None
-        constant = buf is not None and ((buf.data is not None and len(buf.data) > 0) or buf.size > 0)
+        data = None
+        if buf is not None and buf.data is not None and len(buf.data) > 0:
+            data = bytes(np.asarray(buf.data, dtype=np.uint8))
+        elif buf is not None and buf.offset > 1 and buf.size > 0:  # large-model layout: data after the flatbuffer
+            data = raw[buf.offset:buf.offset + buf.size]
+        constant = data is not None
         name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else ()))
         tensors.append(Tensor(i, name, shape, type_names.get(t.type, str(t.type)), scales, zps,
-                              int(q.quantizedDimension) if q is not None else 0, constant))
+                              int(q.quantizedDimension) if q is not None else 0, constant, data))
     operators = []
     for op in graph.operators or []:
         code = model.operatorCodes[op.opcodeIndex]
@@ -152,6 +169,8 @@ def parse(raw: bytes, path: Path) -> ModelInfo:
             name = cc.decode() if isinstance(cc, bytes) else str(cc)
         ins = tuple(int(i) for i in (op.inputs if op.inputs is not None else ()))
         outs = tuple(int(i) for i in (op.outputs if op.outputs is not None else ()))
-        operators.append(Operator(name, custom, ins, outs, 0 if custom else _macs(name, tensors, ins, outs)))
+        options = dict(vars(op.builtinOptions)) if op.builtinOptions is not None else {}
+        operators.append(Operator(name, custom, ins, outs, 0 if custom else _macs(name, tensors, ins, outs),
+                                  options))
     return ModelInfo(path, len(raw), len(model.subgraphs), tuple(tensors), tuple(operators),
                      tuple(int(i) for i in graph.inputs), tuple(int(i) for i in graph.outputs), raw)

@@ -48,19 +48,24 @@ def representative(windows: Windows, count: int, seed: int) -> np.ndarray:
     return windows.x[np.sort(pick)]
 
 
-def convert_int8(model, calibration: np.ndarray) -> bytes:
+def convert_int8(model, calibration: np.ndarray, *, per_channel: bool = True, int8_io: bool = True) -> bytes:
+    """Full-int8 conversion. `per_channel=False` quantizes weights per tensor; `int8_io=False`
+    keeps float inputs and outputs (QUANTIZE and DEQUANTIZE ops at the edges)."""
     tf, _ = tfload.load()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-
+    converter._experimental_disable_per_channel = not per_channel
+    # Dense layers follow the same choice (the converter's own default keeps them per tensor).
+    converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel
     def samples():
         for x in calibration:
             yield [x[None, ...].astype(np.float32)]
 
     converter.representative_dataset = samples
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    if int8_io:
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
     with warnings.catch_warnings(), captured_fd2() as log:
         # The converter narrates to fd 2 and warns about input statistics it does not need.
         warnings.simplefilter("ignore")

@@ -52,6 +52,10 @@ class ProjectPaths:
         return self.build / "firmware"
 
     @property
+    def aot(self) -> Path:
+        return self.build / "aot"
+
+    @property
     def report(self) -> Path:
         return self.build / "report.json"
 

@@ -1,0 +1,132 @@
+"""`tinyml codegen --backend aot`: an int8 .tflite -> portable C99, no interpreter.
+
+Writes tinyml_model.h (the API), tinyml_model.c (constants, kernel parameters,
+the memory plan and tinyml_invoke) and copies the kernel sources from
+firmware/aot/. Nothing is written unless the whole model is supported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+import tinyml
+from tinyml.artifacts import atomic_dir
+from tinyml.codegen.aot import plan as planner
+from tinyml.codegen.aot.lower import RESHAPES, lower
+from tinyml.codegen.project import MARKER, prepare_out_dir, render_tree
+from tinyml.firmware import AOT_SOURCES
+from tinyml.quantize import flatbuffer
+from tinyml.quantize.flatbuffer import NUMPY_TYPES, ModelInfo
+
+KERNEL_FILES = ("tinyml_kernels.h", "tinyml_kernels.c")
+_C_TYPES = {"INT8": "int8_t", "FLOAT32": "float", "INT32": "int32_t"}
+
+
+def _nbytes(t) -> int:
+    return t.elements * np.dtype(NUMPY_TYPES[t.dtype]).itemsize
+
+
+def _rows(values: np.ndarray, ctype: str, per_row: int = 16) -> list[str]:
+    flat = values.reshape(-1)
+    if ctype == "float":
+        items = [f"{np.float32(v).item():.9g}f" for v in flat]
+    else:
+        items = [str(int(v)) for v in flat]
+    return [", ".join(items[i:i + per_row]) + "," for i in range(0, len(items), per_row)]
+
+
+def memory_plan(model: ModelInfo, calls) -> planner.Plan:
+    producers, consumers, sizes = {}, {}, {}
+    for k, op in enumerate(model.operators):
+        for t in op.inputs:
+            if t >= 0 and not model.tensors[t].constant:
+                consumers.setdefault(t, []).append(k)
+                sizes[t] = _nbytes(model.tensors[t])
+        for t in op.outputs:
+            producers[t] = k
+            sizes[t] = _nbytes(model.tensors[t])
+    for t in list(model.inputs) + list(model.outputs):
+        sizes[t] = _nbytes(model.tensors[t])
+    aliases = []
+    for k, (op, call) in enumerate(zip(model.operators, calls)):
+        if op.op in RESHAPES:
+            aliases.append((op.inputs[0], op.outputs[0]))
+        elif call.in_place:
+            src, dst = call.in_place
+            if max(consumers.get(src, [k])) == k and src not in model.outputs and sizes[src] == sizes[dst]:
+                aliases.append((src, dst))
+    return planner.plan(len(model.operators), sizes, producers, consumers, list(model.inputs),
+                        list(model.outputs), aliases)
+
+
+def _ref(model: ModelInfo, index: int, plan: planner.Plan, const: bool) -> str:
+    t = model.tensors[index]
+    ctype = _C_TYPES[t.dtype]
+    if t.constant:
+        return f"t{index}"
+    qualifier = "const " if const else ""
+    return f"({qualifier}{ctype} *)TINYML_AT({plan.offsets[index]})"
+
+
+def render_values(model: ModelInfo, calls, plan: planner.Plan, banner: str) -> dict:
+    arrays, seen = [], set()
+    call_values = []
+    for k, (op, call) in enumerate(zip(model.operators, calls)):
+        for a in call.arrays:
+            arrays.append({"name": a.name, "ctype": a.ctype, "count": a.values.size, "rows": _rows(a.values, a.ctype)})
+        args, inputs_array = [], []
+        for kind, value in call.args:
+            if kind == "text":
+                args.append(value)
+            elif kind == "inputs":
+                inputs_array = [_ref(model, i, plan, const=True) for i in value]
+                args.append("inputs")
+            else:
+                args.append(_ref(model, value, plan, const=(kind == "in")))
+            indices = value if kind == "inputs" else ([value] if kind in ("in",) else [])
+            for i in indices:
+                t = model.tensors[i]
+                if t.constant and i not in seen:
+                    seen.add(i)
+                    arrays.append({"name": f"t{i}", "ctype": _C_TYPES[t.dtype], "count": t.elements,
+                                   "rows": _rows(t.array(), _C_TYPES[t.dtype])})
+        if call.params_type:
+            args.insert(0, f"&op{k}")
+        call_values.append({"index": k, "comment": call.comment, "function": call.function,
+                            "params_type": call.params_type, "params": call.params, "args": args,
+                            "inputs_array": inputs_array})
+
+    def io(indices):
+        return [{"offset": plan.offsets[i], "bytes": _nbytes(model.tensors[i]),
+                 "describe": f"{model.tensors[i].dtype.lower()} {list(model.tensors[i].shape)}"} for i in indices]
+
+    plan_lines = [f"t{i} {model.tensors[i].name[:48]}: {_nbytes(model.tensors[i])} B at {off}"
+                  for i, off in sorted(plan.offsets.items(), key=lambda kv: (kv[1], kv[0]))]
+    return {"banner": banner, "model_name": model.path.stem, "macs": model.macs, "arena_bytes": max(plan.arena_bytes, 16),
+            "arrays": arrays, "calls": call_values, "inputs": io(model.inputs), "outputs": io(model.outputs),
+            "plan_lines": plan_lines}
+
+
+def generate_aot(model_path: Path, out: Path) -> dict:
+    model = flatbuffer.read(model_path)
+    calls = lower(model)  # raises a one-line BadInput for anything unsupported
+    prepare_out_dir(out)
+    plan = memory_plan(model, calls)
+    sha = hashlib.sha256(model.raw).hexdigest()
+    banner = (f"Generated by tinyml {tinyml.__version__} from {model_path.name} (sha256 {sha[:16]}...). "
+              "Do not edit: run `tinyml codegen --backend aot` again.")
+    values = render_values(model, calls, plan, banner)
+    summary = {"project": str(out), "backend": "aot", "model": str(model_path), "model_bytes": model.model_bytes,
+               "ops": model.ops, "arena_bytes": values["arena_bytes"],
+               "files": ["tinyml_model.h", "tinyml_model.c", *KERNEL_FILES]}
+    with atomic_dir(out) as tmp:
+        render_tree("aot", tmp, values)
+        for name in KERNEL_FILES:
+            shutil.copyfile(AOT_SOURCES / name, tmp / name)
+        (tmp / MARKER).write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
