@@ -80,13 +80,25 @@ def _act(op: Operator, out: Tensor) -> tuple[int, int]:
         raise Unsupported(f"{op.op} with fused activation {act}") from None
 
 
+def _weights(k: int, flt: Tensor, bias: Tensor | None, pairs: list[tuple[int, int]]) -> tuple[list, dict]:
+    """The constant arrays of a weighted op and the parameter fields that point at them."""
+    arrays = [Array(f"op{k}_filter", "int8_t", flt.array()),
+              Array(f"op{k}_mult", "int32_t", np.array([p[0] for p in pairs])),
+              Array(f"op{k}_shift", "int32_t", np.array([p[1] for p in pairs]))]
+    if bias is not None:
+        if bias.dtype != "INT32":
+            raise Unsupported(f"{bias.dtype.lower()} bias")
+        arrays.append(Array(f"op{k}_bias", "int32_t", bias.array()))
+    refs = {"filter": f"op{k}_filter", "bias": f"op{k}_bias" if bias is not None else "NULL",
+            "mult": f"op{k}_mult", "shift": f"op{k}_shift"}
+    return arrays, refs
+
+
 def _conv(model: ModelInfo, op: Operator, k: int, depthwise: bool) -> Call:
     t = model.tensors
     inp, flt, out = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
     bias = t[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
     _require_int8(op, inp, flt, out)
-    if bias is not None and bias.dtype != "INT32":
-        raise Unsupported(f"{op.op} with {bias.dtype.lower()} bias")
     n, h, w, c = _shape4(inp.shape)
     o = op.options
     if depthwise:
@@ -106,18 +118,13 @@ def _conv(model: ModelInfo, op: Operator, k: int, depthwise: bool) -> Call:
     scales = flt.scales if len(flt.scales) > 1 else flt.scales * oc
     pairs = [quant.quantize_multiplier(in_s * s / out_s) for s in scales]  # all double, as TFLM
     act_min, act_max = _act(op, out)
-    arrays = [Array(f"op{k}_filter", "int8_t", flt.array()),
-              Array(f"op{k}_mult", "int32_t", np.array([p[0] for p in pairs])),
-              Array(f"op{k}_shift", "int32_t", np.array([p[1] for p in pairs]))]
-    if bias is not None:
-        arrays.append(Array(f"op{k}_bias", "int32_t", bias.array()))
+    arrays, refs = _weights(k, flt, bias, pairs)
     params = {
         "in": _c_shape(inp.shape), "out": _c_shape(out.shape), "kh": kh, "kw": kw,
         "stride_h": o["strideH"], "stride_w": o["strideW"], "dil_h": dil_h, "dil_w": dil_w,
         "pad_h": pad_h, "pad_w": pad_w, "depth_multiplier": mult,
         "input_offset": -_zp(inp), "output_offset": _zp(out), "act_min": act_min, "act_max": act_max,
-        "filter": f"op{k}_filter", "bias": f"op{k}_bias" if bias is not None else "NULL",
-        "mult": f"op{k}_mult", "shift": f"op{k}_shift",
+        **refs,
     }
     fn = "tm_depthwise_conv2d_s8" if depthwise else "tm_conv2d_s8"
     return Call(op.op, fn, "tm_conv_params", params, [("in", inp.index), ("out", out.index)], arrays)
@@ -138,17 +145,11 @@ def _fully_connected(model: ModelInfo, op: Operator, k: int) -> Call:
     else:  # GetQuantizedConvolutionMultipler: the product is taken in float first
         pairs = [quant.quantize_multiplier(quant.f32(np.float32(in_s) * np.float32(flt.scales[0])) / out_s)]
     act_min, act_max = _act(op, out)
-    arrays = [Array(f"op{k}_filter", "int8_t", flt.array()),
-              Array(f"op{k}_mult", "int32_t", np.array([p[0] for p in pairs])),
-              Array(f"op{k}_shift", "int32_t", np.array([p[1] for p in pairs]))]
-    if bias is not None:
-        arrays.append(Array(f"op{k}_bias", "int32_t", bias.array()))
+    arrays, refs = _weights(k, flt, bias, pairs)
     params = {
         "batches": out.elements // units, "in_depth": depth, "out_depth": units,
         "input_offset": -_zp(inp), "filter_offset": 0 if per_channel else -_zp(flt), "output_offset": _zp(out),
-        "act_min": act_min, "act_max": act_max, "per_channel": int(per_channel),
-        "filter": f"op{k}_filter", "bias": f"op{k}_bias" if bias is not None else "NULL",
-        "mult": f"op{k}_mult", "shift": f"op{k}_shift",
+        "act_min": act_min, "act_max": act_max, "per_channel": int(per_channel), **refs,
     }
     return Call(op.op, "tm_fully_connected_s8", "tm_fc_params", params,
                 [("in", inp.index), ("out", out.index)], arrays)

@@ -305,7 +305,9 @@ static int32_t tm_tanh_q0(int32_t a) {
   return a < 0 ? -t : t;
 }
 
-void tm_logistic_s8(const tm_sigmoid_params *p, const int8_t *in, int8_t *out) {
+/* LOGISTIC and TANH share TFLM's input handling: saturate outside the radius,
+ * otherwise rescale to Q4.27 and evaluate in fixed point. */
+static void tm_sigmoid_like(const tm_sigmoid_params *p, const int8_t *in, int8_t *out, int is_tanh) {
   int32_t i;
   for (i = 0; i < p->count; ++i) {
     const int32_t x = (int32_t)in[i] - p->input_zero_point;
@@ -315,25 +317,14 @@ void tm_logistic_s8(const tm_sigmoid_params *p, const int8_t *in, int8_t *out) {
       out[i] = 127;
     } else {
       const int32_t q4 = tm_requantize(x, p->input_multiplier, p->input_left_shift);
-      out[i] = (int8_t)tm_clamp(tm_round_shift(tm_logistic_q0(q4), 23) - 128, -128, 127);
+      const int32_t y = is_tanh ? tm_round_shift(tm_tanh_q0(q4), 24) : tm_round_shift(tm_logistic_q0(q4), 23) - 128;
+      out[i] = (int8_t)tm_clamp(y, -128, 127);
     }
   }
 }
 
-void tm_tanh_s8(const tm_sigmoid_params *p, const int8_t *in, int8_t *out) {
-  int32_t i;
-  for (i = 0; i < p->count; ++i) {
-    const int32_t x = (int32_t)in[i] - p->input_zero_point;
-    if (x <= -p->input_range_radius) {
-      out[i] = -128;
-    } else if (x >= p->input_range_radius) {
-      out[i] = 127;
-    } else {
-      const int32_t q4 = tm_requantize(x, p->input_multiplier, p->input_left_shift);
-      out[i] = (int8_t)tm_clamp(tm_round_shift(tm_tanh_q0(q4), 24), -128, 127);
-    }
-  }
-}
+void tm_logistic_s8(const tm_sigmoid_params *p, const int8_t *in, int8_t *out) { tm_sigmoid_like(p, in, out, 0); }
+void tm_tanh_s8(const tm_sigmoid_params *p, const int8_t *in, int8_t *out) { tm_sigmoid_like(p, in, out, 1); }
 
 /* ---- elementwise ----------------------------------------------------------- */
 
