@@ -7,12 +7,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+APT_PACKAGES := gcc gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
 PYTEST_ARGS ?=
 
-.PHONY: setup system python demo test bench clean
+.PHONY: setup system python offline demo test bench clean
 
-setup: system python
+setup: system python offline
 
 system:
 	@missing=""; \
@@ -38,6 +38,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	@touch $@
+
+# PlatformIO's SCons and the ARM toolchain as local packages, so the emulator builds offline.
+offline: $(VENV)/.installed system
+	@$(BIN)/python -m tinyml.firmware.offline
 
 demo: setup
 	$(BIN)/tinyml demo

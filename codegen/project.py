@@ -8,6 +8,7 @@ them out, and mirror the generated tree file for file.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +113,7 @@ def generate(model_path: Path, out: Path, *, board: str = "nano33ble", margin_pe
         "input_rows": [", ".join(str(int(v)) for v in check_in[i:i + 16]) + ","
                        for i in range(0, len(check_in), 16)],
         "tflm_version": versions().get("tflite-micro", "unknown"),
+        "check_input_hex": check_in.tobytes().hex(), "check_output_hex": check_out.tobytes().hex(),
     }
     summary = {
         "project": str(out), "board": board, "model": str(model_path), "model_bytes": info.model_bytes,
@@ -120,9 +122,35 @@ def generate(model_path: Path, out: Path, *, board: str = "nano33ble", margin_pe
         "arena_bytes": arena.total, "arena_margin_rule": arena.rule,
     }
     with atomic_dir(out) as tmp:
+        values["emulator_env"] = _emulator(model_path, tmp / "src", summary)
         render_tree(board, tmp, values)
+        _copy_runtime(tmp / "src" / "runtime")
         (tmp / MARKER).write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _copy_runtime(dst: Path) -> None:
+    """The firmware core (protocol) both the board and the emulator build."""
+    from tinyml.firmware import FIRMWARE_DIR
+
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("tinyml_runtime.h", "tinyml_runtime.c"):
+        shutil.copyfile(FIRMWARE_DIR / "runtime" / name, dst / name)
+
+
+def _emulator(model_path: Path, src: Path, summary: dict) -> str:
+    """Add the emulator environment when the AOT backend compiles the model; '' otherwise."""
+    from tinyml.errors import BadInput
+    from tinyml.firmware.emulate import add_emulator_sources, emulator_env
+
+    try:
+        add_emulator_sources(model_path, src)
+    except BadInput as exc:
+        summary["environments"] = ["nano33ble", "nano33ble_renode"]
+        summary["emulator_skipped"] = str(exc)
+        return ""
+    summary["environments"] = ["nano33ble", "nano33ble_renode", "emulator"]
+    return emulator_env(model_path.stem)
 
 
 def _sha(raw: bytes) -> str:

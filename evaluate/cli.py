@@ -15,6 +15,10 @@ def add_arguments(p) -> None:
     p.add_argument("-C", "--project", default=".", help="project folder (default: .)")
     p.add_argument("--data", help="dataset folder (default: <project>/data)")
     p.add_argument("--split", choices=["train", "val", "test"], default="test", help="which split (default: test)")
+    p.add_argument("--port", help="a device running tinyml firmware, as any pyserial URL (/dev/ttyACM0, "
+                                  "socket://127.0.0.1:PORT for QEMU or Renode): compare its outputs with the host's TFLM")
+    p.add_argument("--inputs", type=int, default=8, help="with --port: seeded random inputs to send (default: 8)")
+    p.add_argument("--timeout", type=float, default=60.0, help="with --port: seconds to wait for each answer")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -23,7 +27,41 @@ def run(args, reporter) -> int:
 
     cfg = config.load(args.project, flags=flags_of(args))
     paths = ProjectPaths(Path(args.project))
+    if args.port:
+        return _on_device(args, Path(args.model) if args.model else paths.int8_model, cfg)
     result = evaluate_tflite(cfg, Path(args.model) if args.model else paths.int8_model,
                              Path(args.data) if args.data else paths.data, args.split)
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0
+
+
+def _on_device(args, model: Path, cfg) -> int:
+    import serial
+
+    from tinyml.errors import expected
+    from tinyml.evaluate.device import check, seeded_inputs
+    from tinyml.evaluate.protocol import Device
+    from tinyml.quantize import flatbuffer
+    from tinyml.quantize.tflm import Runner
+
+    info = flatbuffer.read(model)
+    try:
+        link = serial.serial_for_url(args.port, do_not_open=True, baudrate=115200, timeout=0.5)
+        link.open()
+    except (serial.SerialException, ValueError) as exc:
+        raise expected("a serial port or pyserial URL that opens", f"'{args.port}' ({exc})",
+                       "Check the cable, or the port QEMU/Renode listens on.") from None
+    try:
+        result = check(Device(link, args.timeout), info.raw, seeded_inputs(Runner(info.raw), args.inputs,
+                                                                         cfg["project.seed"]))
+    finally:
+        link.close()
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        unit = result["clock"]
+        match = "identical to" if result["outputs_match_host"] else "DIFFERENT from"
+        print(f"{result['model']} on {result['board']} ({result['inputs_checked']} inputs): outputs {match} "
+              f"the host's TFLM interpreter; {result[unit + '_per_inference']:,} {unit} per inference; "
+              f"arena {result['arena_bytes']:,} B, stack {result['stack_bytes']:,} B")
+    return 0 if result["outputs_match_host"] else 1

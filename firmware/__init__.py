@@ -6,5 +6,6 @@
 
 from pathlib import Path
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-AOT_SOURCES = Path(__file__).resolve().parent / "aot"  # the AOT backend's kernels, copied as they are
+FIRMWARE_DIR = Path(__file__).resolve().parent
+TEMPLATES = FIRMWARE_DIR / "templates"
+AOT_SOURCES = FIRMWARE_DIR / "aot"  # the AOT backend's kernels, copied as they are

@@ -64,21 +64,38 @@ def check_budget(sizes: Sizes, board: str) -> dict:
     return report
 
 
-def pio(project: Path, args: list[str]) -> None:
-    """Run PlatformIO on `project`, its output going straight to the terminal."""
+OFFLINE_ENVIRONMENTS = ("emulator",)  # built with tinyml's local platform, no network
+
+
+def pio(project: Path, args: list[str], environ: dict | None = None, quiet: bool = False) -> None:
+    """Run PlatformIO on `project`; its output goes to the terminal, or is kept for the error when quiet."""
     if not (Path(project) / "platformio.ini").is_file():
         raise expected("a PlatformIO project folder (with platformio.ini)", f"'{project}'",
                        "Generate one with `tinyml codegen`.")
     cmd = [sys.executable, "-m", "platformio", *args, "-d", str(project)]
-    proc = subprocess.run(cmd)
+    proc = subprocess.run(cmd, env=environ, capture_output=quiet, text=True)
     if proc.returncode != 0:
+        tail = ("\n" + "\n".join(proc.stdout.strip().splitlines()[-15:])) if quiet else ""
         raise TinymlError(f"PlatformIO failed (exit {proc.returncode}): {' '.join(cmd[2:])}. "
-                          "Its output above says why; a first build needs the network to fetch the platform.")
+                          f"Its output {'follows' if quiet else 'above'} says why.{tail}")
 
 
-def build(project: Path, env: str, board: str = "nano33ble") -> dict:
-    pio(project, ["run", "-e", env])
+def build(project: Path, env: str, board: str = "nano33ble", quiet: bool = False) -> dict:
+    """Build one environment and check the firmware against the board's flash and RAM."""
+    environ = None
+    if env in OFFLINE_ENVIRONMENTS:
+        from tinyml.firmware.offline import prepare
+
+        environ = prepare()
     elf = Path(project) / ".pio" / "build" / env / "firmware.elf"
+    if elf.exists():
+        elf.unlink()
+    try:
+        pio(project, ["run", "-e", env], environ, quiet)
+    except TinymlError:
+        if elf.is_file():  # linked, then PlatformIO's own size check failed: say it with our numbers
+            check_budget(elf_sizes(elf), board)
+        raise
     if not elf.is_file():
         raise TinymlError(f"PlatformIO reported success but wrote no {elf}")
     report = check_budget(elf_sizes(elf), board)

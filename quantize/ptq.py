@@ -48,15 +48,16 @@ def representative(windows: Windows, count: int, seed: int) -> np.ndarray:
     return windows.x[np.sort(pick)]
 
 
-def convert_int8(model, calibration: np.ndarray, *, per_channel: bool = True, int8_io: bool = True) -> bytes:
-    """Full-int8 conversion. `per_channel=False` quantizes weights per tensor; `int8_io=False`
-    keeps float inputs and outputs (QUANTIZE and DEQUANTIZE ops at the edges)."""
+def convert_int8(model, calibration: np.ndarray, *, per_channel: bool = True, per_channel_dense: bool = False,
+                 int8_io: bool = True) -> bytes:
+    """Full-int8 conversion. `per_channel=False` quantizes convolution weights per tensor;
+    `per_channel_dense` quantizes dense layers per channel too (the converter's default is per
+    tensor); `int8_io=False` keeps float inputs and outputs (QUANTIZE/DEQUANTIZE at the edges)."""
     tf, _ = tfload.load()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter._experimental_disable_per_channel = not per_channel
-    # Dense layers follow the same choice (the converter's own default keeps them per tensor).
-    converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel
+    converter._experimental_disable_per_channel_quantization_for_dense_layers = not per_channel_dense
     def samples():
         for x in calibration:
             yield [x[None, ...].astype(np.float32)]

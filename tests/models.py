@@ -59,7 +59,8 @@ def conv_variety(out: Path, per_channel: bool = True) -> Path:
     x = L.Flatten()(x)
     x = L.Dense(7, activation="tanh")(x)
     x = L.Dense(4, activation="softmax")(x)
-    out.write_bytes(_int8(keras.Model(x_in, x), (25, 21, 3), 2, per_channel=per_channel))
+    out.write_bytes(_int8(keras.Model(x_in, x), (25, 21, 3), 2, per_channel=per_channel,
+                          per_channel_dense=per_channel))
     return out
 
 
@@ -102,4 +103,16 @@ def with_second_subgraph(reference_model: Path, out: Path) -> Path:
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     out.write_bytes(builder.Output())
+    return out
+
+
+def too_large(out: Path) -> Path:
+    """An int8 model with about 1.1 M weights: more than the nRF52840's 960 KB of application flash."""
+    from tinyml import tf as tfload
+
+    tf, keras = tfload.load()
+    keras.utils.set_random_seed(3)
+    x = keras.Input(shape=(1100,), batch_size=1)
+    y = keras.layers.Dense(1000)(x)
+    out.write_bytes(_int8(keras.Model(x, y), (1100,), 4))
     return out

@@ -36,6 +36,6 @@ def test_console_script_runs():
     assert out.returncode == 0 and out.stdout.startswith("tinyml ")
 
 
-def test_emulate_says_it_is_not_available(capsys):
+def test_emulate_needs_a_model(capsys):
     assert main(["emulate"]) == 2
-    assert "not built yet" in capsys.readouterr().err
+    assert "model" in capsys.readouterr().err

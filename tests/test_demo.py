@@ -15,7 +15,7 @@ def test_demo_leaves_every_artifact(demo_project):
     for png in ("confusion.png", "training.png"):
         assert (build / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (demo_project / "tinyml.toml").is_file()
-    assert len(load(demo_project / "data").recordings) == 9 * 5
+    assert len(load(demo_project / "data").recordings) == 12 * 5
 
 
 def test_report_holds_the_numbers(demo_project):

@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "codegen": ("tinyml.codegen.cli", "generate the model C array and a PlatformIO project"),
     "build": ("tinyml.firmware.build_cli", "build a generated project with PlatformIO; check flash/RAM"),
     "flash": ("tinyml.firmware.flash_cli", "build, check and upload to a Nano 33 BLE"),
-    "emulate": ("tinyml.firmware.emulate_cli", "run the firmware on an emulated Cortex-M4 (not yet available)"),
+    "emulate": ("tinyml.firmware.emulate_cli", "run the model on an emulated Cortex-M4 (QEMU) and read it back"),
     "evaluate": ("tinyml.evaluate.cli", "accuracy of an int8 model on a dataset, run in TFLM"),
     "demo": ("tinyml.demo", "the whole pipeline on built-in data, no board needed"),
 }

@@ -14,7 +14,7 @@ from pathlib import Path
 from tinyml.errors import expected
 
 MARKER = ".tinyml-demo"
-SMALL = {"per_class": 9, "epochs": 6}
+SMALL = {"per_class": 12, "epochs": 15}
 FULL = {"per_class": None, "epochs": 40}  # None: the collect stage's default
 
 
@@ -43,6 +43,7 @@ def run(args, reporter) -> int:
     from tinyml.collect.dataset import load
     from tinyml.collect.synthetic import write_gestures
     from tinyml.evaluate.report import write_report
+    from tinyml.firmware.emulate import emulate
     from tinyml.log import Stopwatch
     from tinyml.paths import ProjectPaths
     from tinyml.quantize.inspect import inspect
@@ -60,20 +61,23 @@ def run(args, reporter) -> int:
     cfg = config.load(root, flags={"project.seed": args.seed, "model.epochs": size["epochs"]}, read_file=False)
     write_text(paths.config, config.render_toml(cfg.values))
 
-    reporter.info(f"[1/5] collect: built-in gestures, {size['per_class']} recordings per class -> {paths.data}")
+    reporter.info(f"[1/6] collect: built-in gestures, {size['per_class']} recordings per class -> {paths.data}")
     write_gestures(paths.data, per_class=size["per_class"], seed=cfg["project.seed"],
                    labels=tuple(cfg["project.labels"]), reporter=reporter)
-    reporter.info(f"[2/5] train: {cfg['model.architecture']}, up to {cfg['model.epochs']} epochs")
+    reporter.info(f"[2/6] train: {cfg['model.architecture']}, up to {cfg['model.epochs']} epochs")
     trained = train(cfg, paths.data, paths.keras_model, paths.history, reporter)
-    reporter.info("[3/5] quantize: full int8, accuracy checked in the TFLM interpreter")
+    reporter.info("[3/6] quantize: full int8, accuracy checked in the TFLM interpreter")
     quant = quantize_ptq(cfg, paths.keras_model, paths.data, paths.int8_model, paths.quantize_report, reporter)
-    reporter.info("[4/5] inspect + codegen: TFLM arena, PlatformIO project")
+    reporter.info("[4/6] inspect + codegen: TFLM arena, PlatformIO project")
     model_report = inspect(paths.int8_model)
     write_json(paths.inspect_report, model_report)
     firmware = generate(paths.int8_model, paths.firmware, board=cfg["project.board"],
                         margin_percent=cfg["codegen.arena_margin_percent"],
                         margin_min_bytes=cfg["codegen.arena_margin_min_bytes"], seed=cfg["project.seed"])
-    reporter.info("[5/5] report")
+    reporter.info("[5/6] emulate: the model compiled to C on QEMU's Cortex-M4, read back over its UART")
+    emulated = emulate(paths.int8_model, paths.firmware, inputs=8, seed=cfg["project.seed"], generate=False)
+    emulated.pop("log", None)
+    reporter.info("[6/6] report")
     history = read_history(paths.history)
     dataset = load(paths.data)
     report = {
@@ -89,6 +93,7 @@ def run(args, reporter) -> int:
         "training": {"epochs_run": trained.epochs_run, "curves": history["curves"]},
         "model": {k: model_report[k] for k in ("model_bytes", "macs", "ops", "arena_bytes", "inputs", "outputs")},
         "firmware": firmware,
+        "emulator": emulated,
         "seconds": round(clock.seconds(), 1),
     }
     report_path = write_report(paths.build, report, history["curves"])
@@ -106,6 +111,15 @@ def summary(report: dict, report_path: Path) -> str:
         f"  model: {model['model_bytes']:,} B flatbuffer, {model['macs']:,} MACs, ops {', '.join(model['ops'])}",
         f"  arena: {model['arena_bytes']:,} B measured in TFLM -> {fw['arena_bytes']:,} B in firmware "
         f"(+{fw['arena_margin_bytes']:,} B: {fw['arena_margin_rule']})",
-        f"  PlatformIO project: {fw['project']}",
+        f"  PlatformIO project: {fw['project']} (environments: {', '.join(fw['environments'])})",
+        _emulator_line(report["emulator"]),
         f"  report: {report_path} (+ confusion.png, training.png); {report['seconds']} s",
     ])
+
+
+def _emulator_line(e: dict) -> str:
+    match = "identical to" if e["outputs_match_host"] else "DIFFERENT from"
+    return (f"  emulated Cortex-M4: {e['instructions_per_inference']:,} instructions per inference "
+            f"(~{e['latency_ms_at_64mhz']:.1f} ms at 64 MHz, {e['instructions_per_mac']} per MAC), "
+            f"flash {e['flash_bytes']:,} B, RAM {e['ram_bytes'] + e['stack_bytes']:,} B with stack; "
+            f"outputs {match} TFLM on {e['inputs_checked']} inputs")

@@ -1,0 +1,53 @@
+"""Compare a model running on a device with the TFLM interpreter on the host.
+
+The device is anything speaking the firmware protocol over a pyserial URL: the
+board over USB, QEMU's or Renode's emulated UART over socket://.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinyml.errors import expected
+from tinyml.evaluate.protocol import Device
+from tinyml.quantize.tflm import Runner
+
+
+def seeded_inputs(runner: Runner, count: int, seed: int) -> np.ndarray:
+    """`count` seeded random inputs in the model's input type, as raw bytes per row."""
+    shape, dtype = runner.input["shape"], np.dtype(runner.input["dtype"])
+    rng = np.random.default_rng(seed)
+    if dtype.kind == "i":
+        info = np.iinfo(dtype)
+        values = rng.integers(info.min, info.max + 1, size=(count, int(np.prod(shape))), dtype=dtype)
+    else:
+        values = rng.normal(0.0, 1.5, size=(count, int(np.prod(shape)))).astype(dtype)
+    return values
+
+
+def check(device: Device, model_bytes: bytes, inputs: np.ndarray) -> dict:
+    """Run every input on the device and on the host; report agreement and the device's numbers."""
+    hello = device.hello()
+    runner = Runner(model_bytes)
+    row_bytes = inputs.dtype.itemsize * inputs.shape[1]
+    if hello.get("inputs") != [row_bytes]:
+        raise expected(f"a firmware whose model takes one {row_bytes}-byte input",
+                       f"inputs {hello.get('inputs')} from model '{hello.get('model')}'",
+                       "Flash the firmware generated from this model.")
+    unit = hello.get("clock", "instructions")
+    mismatches, elapsed = [], []
+    for i, x in enumerate(inputs):
+        want = runner.invoke(x.reshape(runner.input["shape"])).tobytes()
+        got = device.infer(x.tobytes())
+        elapsed.append(int(got[unit]))
+        if got.get("status") != 0 or bytes.fromhex(got["output"]) != want:
+            mismatches.append(i)
+    summary = device.quit()
+    return {
+        "model": hello.get("model"), "board": hello.get("board"), "clock": unit,
+        f"{unit}_per_inference": max(elapsed), f"{unit}_min": min(elapsed),
+        "flash_bytes": summary["flash_bytes"], "ram_bytes": summary["ram_bytes"],
+        "arena_bytes": summary["arena_bytes"], "stack_bytes": summary["stack_bytes"],
+        "outputs_match_host": not mismatches, "mismatched_inputs": mismatches, "inputs_checked": len(inputs),
+        "log": device.log[-20:],
+    }

@@ -1,0 +1,67 @@
+/*
+ * tinyml's firmware core: the line protocol between a host and a model running
+ * on a device (the Nano 33 BLE, or QEMU's Cortex-M4), independent of the board.
+ *
+ * Protocol version 1. The device writes one line per event, "TINYML " followed
+ * by a JSON object with "v":1 and "event":
+ *   hello    {"model","board","clock","inputs":[bytes],"outputs":[bytes],"arena_bytes"}
+ *   result   {"index","status","<clock>","output":"<hex of all outputs>"}
+ *   summary  {"inferences","flash_bytes","ram_bytes","arena_bytes","stack_bytes"}
+ *   error    {"message"}
+ *   fault    {"pc","cfsr"}   (written by the board layer)
+ * where <clock> is "instructions" (emulator) or "us" (board). Any other line is
+ * a log line. The host sends one line per command:
+ *   I <hex of every input's bytes, in order>   run one inference
+ *   H                                          say hello again
+ *   Q                                          write the summary and stop
+ * docs/protocol.md describes it for people; evaluate/protocol.py parses it.
+ */
+#ifndef TINYML_RUNTIME_H_
+#define TINYML_RUNTIME_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TINYML_PROTOCOL_VERSION 1
+
+typedef struct {
+  /* transport */
+  int (*read_char)(void); /* blocking; -1 once the link is gone */
+  void (*write)(const char *data, size_t n);
+  /* the clock read around each inference, and its unit: "instructions" or "us" */
+  uint64_t (*clock)(void);
+  const char *clock_unit;
+  /* the model (the AOT API, or an adapter around the TFLM interpreter) */
+  int num_inputs, num_outputs;
+  void *(*input)(int index);
+  size_t (*input_bytes)(int index);
+  void *(*output)(int index);
+  size_t (*output_bytes)(int index);
+  int (*invoke)(void);
+  /* facts for the report */
+  const char *model;
+  const char *board;
+  uint32_t arena_bytes;
+  uint32_t (*flash_bytes)(void);
+  uint32_t (*ram_bytes)(void);
+  uint32_t (*stack_bytes)(void); /* high-water mark, measured by painting */
+} tm_runtime;
+
+/* Says hello, then serves commands until Q or until the link drops. Returns the
+ * number of inferences run. */
+uint32_t tm_runtime_serve(const tm_runtime *rt);
+
+/* Helpers for board layers writing their own events. */
+void tm_write_str(const tm_runtime *rt, const char *s);
+void tm_write_u64(const tm_runtime *rt, uint64_t v);
+void tm_write_hex32(const tm_runtime *rt, uint32_t v);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYML_RUNTIME_H_ */
