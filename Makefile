@@ -52,6 +52,7 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/aot_memory.py
+	$(BIN)/python benchmarks/emulator.py
 
 clean:
 	rm -rf $(VENV) tinyml-demo .pytest_cache

@@ -51,8 +51,9 @@ def representative(windows: Windows, count: int, seed: int) -> np.ndarray:
 def convert_int8(model, calibration: np.ndarray, *, per_channel: bool = True, per_channel_dense: bool = False,
                  int8_io: bool = True) -> bytes:
     """Full-int8 conversion. `per_channel=False` quantizes convolution weights per tensor;
-    `per_channel_dense` quantizes dense layers per channel too (the converter's default is per
-    tensor); `int8_io=False` keeps float inputs and outputs (QUANTIZE/DEQUANTIZE at the edges)."""
+    `per_channel_dense` quantizes dense layers per channel too (off by default: per-tensor dense
+    weights run on every TFLM build, including the older one inside the Arduino library);
+    `int8_io=False` keeps float inputs and outputs (QUANTIZE/DEQUANTIZE at the edges)."""
     tf, _ = tfload.load()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
