@@ -80,9 +80,13 @@ def _act(op: Operator, out: Tensor) -> tuple[int, int]:
         raise Unsupported(f"{op.op} with fused activation {act}") from None
 
 
-def _weights(k: int, flt: Tensor, bias: Tensor | None, pairs: list[tuple[int, int]]) -> tuple[list, dict]:
+def _weights(k: int, flt: Tensor, bias: Tensor | None, pairs: list[tuple[int, int]],
+             channel_axis: int = 0) -> tuple[list, dict]:
     """The constant arrays of a weighted op and the parameter fields that point at them."""
+    w = flt.array().astype(np.int64)
+    sums = w.sum(axis=tuple(a for a in range(w.ndim) if a != channel_axis))
     arrays = [Array(f"op{k}_filter", "int8_t", flt.array()),
+              Array(f"op{k}_filter_sum", "int32_t", sums.astype(np.int32)),
               Array(f"op{k}_mult", "int32_t", np.array([p[0] for p in pairs])),
               Array(f"op{k}_shift", "int32_t", np.array([p[1] for p in pairs]))]
     if bias is not None:
@@ -90,7 +94,7 @@ def _weights(k: int, flt: Tensor, bias: Tensor | None, pairs: list[tuple[int, in
             raise Unsupported(f"{bias.dtype.lower()} bias")
         arrays.append(Array(f"op{k}_bias", "int32_t", bias.array()))
     refs = {"filter": f"op{k}_filter", "bias": f"op{k}_bias" if bias is not None else "NULL",
-            "mult": f"op{k}_mult", "shift": f"op{k}_shift"}
+            "mult": f"op{k}_mult", "shift": f"op{k}_shift", "filter_sum": f"op{k}_filter_sum"}
     return arrays, refs
 
 
@@ -118,7 +122,7 @@ def _conv(model: ModelInfo, op: Operator, k: int, depthwise: bool) -> Call:
     scales = flt.scales if len(flt.scales) > 1 else flt.scales * oc
     pairs = [quant.quantize_multiplier(in_s * s / out_s) for s in scales]  # all double, as TFLM
     act_min, act_max = _act(op, out)
-    arrays, refs = _weights(k, flt, bias, pairs)
+    arrays, refs = _weights(k, flt, bias, pairs, channel_axis=3 if depthwise else 0)
     params = {
         "in": _c_shape(inp.shape), "out": _c_shape(out.shape), "kh": kh, "kw": kw,
         "stride_h": o["strideH"], "stride_w": o["strideW"], "dil_h": dil_h, "dil_w": dil_w,

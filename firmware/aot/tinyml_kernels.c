@@ -5,6 +5,11 @@
  */
 #include "tinyml_kernels.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
+/* The inner loops are the whole cost of inference: optimise them for speed even in -Os builds. */
+#pragma GCC optimize("O2")
+#endif
+
 #include <math.h>
 #include <string.h>
 
@@ -133,6 +138,17 @@ static int tm_clz32(uint32_t x) {
 
 /* ---- convolutions and fully connected ----------------------------------- */
 
+/* sum(a[i] * b[i]) over n int8 pairs. */
+static int32_t tm_dot(const int8_t *a, const int8_t *b, int32_t n) {
+  int32_t acc0 = 0, acc1 = 0, i = 0;
+  for (; i + 4 <= n; i += 4) {
+    acc0 += (int32_t)a[i] * b[i] + (int32_t)a[i + 1] * b[i + 1];
+    acc1 += (int32_t)a[i + 2] * b[i + 2] + (int32_t)a[i + 3] * b[i + 3];
+  }
+  for (; i < n; ++i) acc0 += (int32_t)a[i] * b[i];
+  return acc0 + acc1;
+}
+
 static int8_t tm_finish(int32_t acc, const int32_t *bias, int32_t oc, int32_t mult, int32_t shift,
                         int32_t output_offset, int32_t act_min, int32_t act_max) {
   if (bias) acc += bias[oc];
@@ -142,26 +158,41 @@ static int8_t tm_finish(int32_t acc, const int32_t *bias, int32_t oc, int32_t mu
 
 void tm_conv2d_s8(const tm_conv_params *p, const int8_t *in, int8_t *out) {
   const int32_t in_c = p->in.c, out_c = p->out.c;
+  const int32_t span_h = p->dil_h * (p->kh - 1), span_w = p->dil_w * (p->kw - 1);
   int32_t b, oy, ox, oc, fy, fx, ic;
   for (b = 0; b < p->out.n; ++b) {
     for (oy = 0; oy < p->out.h; ++oy) {
       const int32_t y0 = oy * p->stride_h - p->pad_h;
       for (ox = 0; ox < p->out.w; ++ox) {
         const int32_t x0 = ox * p->stride_w - p->pad_w;
+        const int interior = y0 >= 0 && y0 + span_h < p->in.h && x0 >= 0 && x0 + span_w < p->in.w;
         int8_t *o = out + ((b * p->out.h + oy) * p->out.w + ox) * out_c;
         for (oc = 0; oc < out_c; ++oc) {
           int32_t acc = 0;
-          for (fy = 0; fy < p->kh; ++fy) {
-            const int32_t iy = y0 + p->dil_h * fy;
-            if (iy < 0 || iy >= p->in.h) continue;
-            for (fx = 0; fx < p->kw; ++fx) {
-              const int32_t ix = x0 + p->dil_w * fx;
-              const int8_t *ip;
-              const int8_t *fp;
-              if (ix < 0 || ix >= p->in.w) continue;
-              ip = in + ((b * p->in.h + iy) * p->in.w + ix) * in_c;
-              fp = p->filter + ((oc * p->kh + fy) * p->kw + fx) * in_c;
-              for (ic = 0; ic < in_c; ++ic) acc += ((int32_t)ip[ic] + p->input_offset) * (int32_t)fp[ic];
+          if (interior) {
+            acc = p->input_offset * p->filter_sum[oc];
+            for (fy = 0; fy < p->kh; ++fy) {
+              const int8_t *ip = in + ((b * p->in.h + y0 + p->dil_h * fy) * p->in.w + x0) * in_c;
+              const int8_t *fp = p->filter + (oc * p->kh + fy) * p->kw * in_c;
+              if (p->dil_w == 1) {
+                acc += tm_dot(ip, fp, p->kw * in_c); /* the kernel row is contiguous in NHWC */
+              } else {
+                for (fx = 0; fx < p->kw; ++fx) acc += tm_dot(ip + fx * p->dil_w * in_c, fp + fx * in_c, in_c);
+              }
+            }
+          } else {
+            for (fy = 0; fy < p->kh; ++fy) {
+              const int32_t iy = y0 + p->dil_h * fy;
+              if (iy < 0 || iy >= p->in.h) continue;
+              for (fx = 0; fx < p->kw; ++fx) {
+                const int32_t ix = x0 + p->dil_w * fx;
+                const int8_t *ip;
+                const int8_t *fp;
+                if (ix < 0 || ix >= p->in.w) continue;
+                ip = in + ((b * p->in.h + iy) * p->in.w + ix) * in_c;
+                fp = p->filter + ((oc * p->kh + fy) * p->kw + fx) * in_c;
+                for (ic = 0; ic < in_c; ++ic) acc += ((int32_t)ip[ic] + p->input_offset) * (int32_t)fp[ic];
+              }
             }
           }
           o[oc] = tm_finish(acc, p->bias, oc, p->mult[oc], p->shift[oc], p->output_offset, p->act_min,
@@ -174,25 +205,38 @@ void tm_conv2d_s8(const tm_conv_params *p, const int8_t *in, int8_t *out) {
 
 void tm_depthwise_conv2d_s8(const tm_conv_params *p, const int8_t *in, int8_t *out) {
   const int32_t in_c = p->in.c, out_c = p->out.c, dm = p->depth_multiplier;
+  const int32_t span_h = p->dil_h * (p->kh - 1), span_w = p->dil_w * (p->kw - 1);
   int32_t b, oy, ox, ic, m, fy, fx;
   for (b = 0; b < p->out.n; ++b) {
     for (oy = 0; oy < p->out.h; ++oy) {
       const int32_t y0 = oy * p->stride_h - p->pad_h;
       for (ox = 0; ox < p->out.w; ++ox) {
         const int32_t x0 = ox * p->stride_w - p->pad_w;
+        const int interior = y0 >= 0 && y0 + span_h < p->in.h && x0 >= 0 && x0 + span_w < p->in.w;
         int8_t *o = out + ((b * p->out.h + oy) * p->out.w + ox) * out_c;
         for (ic = 0; ic < in_c; ++ic) {
           for (m = 0; m < dm; ++m) {
             const int32_t oc = ic * dm + m;
             int32_t acc = 0;
-            for (fy = 0; fy < p->kh; ++fy) {
-              const int32_t iy = y0 + p->dil_h * fy;
-              if (iy < 0 || iy >= p->in.h) continue;
-              for (fx = 0; fx < p->kw; ++fx) {
-                const int32_t ix = x0 + p->dil_w * fx;
-                if (ix < 0 || ix >= p->in.w) continue;
-                acc += ((int32_t)in[((b * p->in.h + iy) * p->in.w + ix) * in_c + ic] + p->input_offset) *
-                       (int32_t)p->filter[(fy * p->kw + fx) * out_c + oc];
+            if (interior) {
+              const int8_t *ip = in + ((b * p->in.h + y0) * p->in.w + x0) * in_c + ic;
+              const int8_t *fp = p->filter + oc;
+              acc = p->input_offset * p->filter_sum[oc];
+              for (fy = 0; fy < p->kh; ++fy) {
+                const int8_t *row = ip + p->dil_h * fy * p->in.w * in_c;
+                for (fx = 0; fx < p->kw; ++fx) acc += (int32_t)row[p->dil_w * fx * in_c] * (int32_t)fp[fx * out_c];
+                fp += p->kw * out_c;
+              }
+            } else {
+              for (fy = 0; fy < p->kh; ++fy) {
+                const int32_t iy = y0 + p->dil_h * fy;
+                if (iy < 0 || iy >= p->in.h) continue;
+                for (fx = 0; fx < p->kw; ++fx) {
+                  const int32_t ix = x0 + p->dil_w * fx;
+                  if (ix < 0 || ix >= p->in.w) continue;
+                  acc += ((int32_t)in[((b * p->in.h + iy) * p->in.w + ix) * in_c + ic] + p->input_offset) *
+                         (int32_t)p->filter[(fy * p->kw + fx) * out_c + oc];
+                }
               }
             }
             o[oc] = tm_finish(acc, p->bias, oc, p->mult[oc], p->shift[oc], p->output_offset, p->act_min,
@@ -211,8 +255,13 @@ void tm_fully_connected_s8(const tm_fc_params *p, const int8_t *in, int8_t *out)
     for (oc = 0; oc < p->out_depth; ++oc) {
       const int8_t *w = p->filter + oc * p->in_depth;
       const int32_t q = p->per_channel ? oc : 0;
-      int32_t acc = 0;
-      for (d = 0; d < p->in_depth; ++d) acc += ((int32_t)w[d] + p->filter_offset) * ((int32_t)x[d] + p->input_offset);
+      int32_t acc;
+      if (p->filter_offset == 0) {
+        acc = tm_dot(w, x, p->in_depth) + p->input_offset * p->filter_sum[oc];
+      } else {
+        acc = 0;
+        for (d = 0; d < p->in_depth; ++d) acc += ((int32_t)w[d] + p->filter_offset) * ((int32_t)x[d] + p->input_offset);
+      }
       out[b * p->out_depth + oc] =
           tm_finish(acc, p->bias, oc, p->mult[q], p->shift[q], p->output_offset, p->act_min, p->act_max);
     }

@@ -33,6 +33,9 @@ typedef struct {
   const int32_t *bias; /* may be NULL */
   const int32_t *mult;
   const int32_t *shift;
+  /* Sum of each output channel's filter taps: windows fully inside the input then compute
+   * sum((x + input_offset) * w) as sum(x * w) + input_offset * sum(w), the same integer. */
+  const int32_t *filter_sum;
 } tm_conv_params;
 
 void tm_conv2d_s8(const tm_conv_params *p, const int8_t *in, int8_t *out);
@@ -47,6 +50,7 @@ typedef struct {
   const int32_t *bias; /* may be NULL */
   const int32_t *mult;
   const int32_t *shift;
+  const int32_t *filter_sum; /* per output: sum of its weights (used when filter_offset is 0) */
 } tm_fc_params;
 
 void tm_fully_connected_s8(const tm_fc_params *p, const int8_t *in, int8_t *out);
