@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/aot_memory.py
 	$(BIN)/python benchmarks/emulator.py
+	$(BIN)/python benchmarks/collect_throughput.py
 
 clean:
 	rm -rf $(VENV) tinyml-demo .pytest_cache

@@ -1,4 +1,10 @@
-"""`tinyml collect`: write a dataset in the tinyml format."""
+"""`tinyml collect`: write a dataset in the tinyml format.
+
+From a board or the emulator over the framed streaming protocol (--port/--emulate),
+from a sketch printing numbers as text (--format lines), or the built-in
+gesture data (--builtin gestures). Every recording is written atomically and the
+manifest updated after each; loss is counted, reported and written down.
+"""
 
 from __future__ import annotations
 
@@ -11,23 +17,56 @@ from tinyml.project_cli import add_option_flags, flags_of
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--builtin", choices=["gestures"], required=True,
-                   help="generate the built-in, seeded 6-axis IMU gesture recordings "
-                        "(capture from a board over serial arrives with the streaming firmware)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--builtin", choices=["gestures"],
+                        help="generate the built-in, seeded 6-axis IMU gesture recordings")
+    source.add_argument("--port", help="the board: a serial port or any pyserial URL (socket://, loop://)")
+    source.add_argument("--emulate", action="store_true",
+                        help="start tinyml's streaming firmware on QEMU (synthetic signals) and collect from it")
+    source.add_argument("--auto", action="store_true", help="find the Nano 33 BLE by its USB IDs")
+    source.add_argument("--firmware", metavar="DIR",
+                        help="write the streaming firmware's PlatformIO project to DIR (then `tinyml flash DIR`)")
     p.add_argument("-C", "--project", default=".", help="project folder (default: .)")
     p.add_argument("-o", "--out", help="dataset folder (default: <project>/data)")
+    p.add_argument("--sensor", choices=["imu", "mic", "mag"], default="imu", help="what to record (default: imu)")
+    p.add_argument("--label", help="label of the recordings (required unless --builtin)")
+    p.add_argument("--seconds", type=float, default=2.0, help="length of each recording (default: 2)")
+    p.add_argument("--count", type=int, default=1, help="recordings to make (default: 1)")
+    p.add_argument("--split", choices=["train", "val", "test"], default="train", help="split (default: train)")
+    p.add_argument("--strict", action="store_true", help="refuse a recording with any lost or corrupted frame")
+    p.add_argument("--format", choices=["binary", "lines"], default="binary",
+                   help="binary: tinyml's framed protocol (default); lines: numbers as text, one sample per line")
+    p.add_argument("--rate", type=int, help="with --format lines: the sample rate in Hz (default: measured)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds without data before giving up (default: 5)")
     p.add_argument("--per-class", type=int, default=DEFAULT_PER_CLASS,
-                   help=f"recordings per gesture (default: {DEFAULT_PER_CLASS})")
+                   help=f"with --builtin: recordings per gesture (default: {DEFAULT_PER_CLASS})")
     add_option_flags(p, ["project.seed"])
 
 
 def run(args, reporter) -> int:
-    from tinyml.collect.synthetic import write_gestures
+    from tinyml.errors import BadInput
 
+    if args.firmware:
+        from tinyml.collect.emulated import write_streamer_project
+
+        out = write_streamer_project(Path(args.firmware))
+        reporter.info("environments: nano33ble (the board), emulator (QEMU, synthetic signals)")
+        print(out)
+        return 0
     cfg = config.load(args.project, flags=flags_of(args))
     out = Path(args.out) if args.out else ProjectPaths(Path(args.project)).data
-    write_gestures(out, per_class=args.per_class, seed=cfg["project.seed"],
-                   labels=tuple(cfg["project.labels"]), reporter=reporter)
-    reporter.info(f"wrote {args.per_class * len(cfg['project.labels'])} recordings to {out}")
-    print(out)
-    return 0
+    if args.builtin:
+        from tinyml.collect.synthetic import write_gestures
+
+        write_gestures(out, per_class=args.per_class, seed=cfg["project.seed"],
+                       labels=tuple(cfg["project.labels"]), reporter=reporter)
+        reporter.info(f"wrote {args.per_class * len(cfg['project.labels'])} recordings to {out}")
+        print(out)
+        return 0
+    if not args.label:
+        raise BadInput("Expected --label NAME for the recordings. Received: none.")
+    if args.seconds <= 0 or args.count < 1:
+        raise BadInput(f"Expected --seconds > 0 and --count >= 1. Received: {args.seconds:g} and {args.count}.")
+    from tinyml.collect.session import collect
+
+    return collect(args, out, reporter)

@@ -31,7 +31,7 @@ from tinyml.errors import BadInput, expected
 MANIFEST = "manifest.json"
 FORMAT = "tinyml-dataset"
 VERSION = 1
-SENSORS = ("imu", "mic")
+SENSORS = ("imu", "mic", "mag")
 SPLITS = ("train", "val", "test")
 IMU_AXES = ("ax", "ay", "az", "gx", "gy", "gz")
 IMU_UNITS = ("g", "g", "g", "dps", "dps", "dps")
@@ -48,11 +48,15 @@ class Recording:
     split: str
     samples: int
     sha256: str
+    quality: dict | None = None  # for streamed recordings: frames received, lost, corrupted, duplicated
 
     def to_json(self) -> dict:
-        return {"file": self.file, "label": self.label, "sensor": self.sensor,
-                "sample_rate": self.sample_rate, "axes": list(self.axes), "units": list(self.units),
-                "split": self.split, "samples": self.samples, "sha256": self.sha256}
+        d = {"file": self.file, "label": self.label, "sensor": self.sensor,
+             "sample_rate": self.sample_rate, "axes": list(self.axes), "units": list(self.units),
+             "split": self.split, "samples": self.samples, "sha256": self.sha256}
+        if self.quality is not None:
+            d["quality"] = dict(self.quality)
+        return d
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,8 @@ def _recording_from_json(entry: dict, manifest: Path) -> Recording:
         rec = Recording(
             file=str(entry["file"]), label=str(entry["label"]), sensor=str(entry["sensor"]),
             sample_rate=int(entry["sample_rate"]), axes=tuple(entry["axes"]), units=tuple(entry["units"]),
-            split=str(entry["split"]), samples=int(entry["samples"]), sha256=str(entry["sha256"]))
+            split=str(entry["split"]), samples=int(entry["samples"]), sha256=str(entry["sha256"]),
+            quality=dict(entry["quality"]) if entry.get("quality") is not None else None)
     except (KeyError, TypeError, ValueError) as exc:
         raise expected(f"each recording in {manifest} to have file, label, sensor, sample_rate, axes, "
                        "units, split, samples, sha256", f"an entry lacking or mistyping {exc}") from None
@@ -217,14 +222,36 @@ class DatasetWriter:
         # One JSON line per recording, encoded once: rewriting the manifest stays cheap.
         self._lines = [json.dumps(r.to_json()) for r in self.recordings]
 
+    def check_compatible(self, sensor: str, sample_rate: int, axes: tuple[str, ...]) -> None:
+        """Refuse a recording the dataset could not load beside the ones it has."""
+        if not self.recordings:
+            return
+        first = self.recordings[0]
+        if (first.sensor, first.sample_rate, first.axes) != (sensor, int(sample_rate), tuple(axes)):
+            raise expected(f"{first.sensor} recordings at {first.sample_rate} Hz ({','.join(first.axes)}) like the "
+                           f"rest of {self.root}", f"{sensor} at {sample_rate} Hz ({','.join(axes)})",
+                           "Write it to another dataset folder (-o).")
+
+    def next_name(self, label: str) -> str:
+        """The first free '<label>-NNNN' name."""
+        taken = {r.file.split("/")[-1].rsplit(".", 1)[0] for r in self.recordings if r.label == label}
+        k = 0
+        while f"{label}-{k:04d}" in taken:
+            k += 1
+        return f"{label}-{k:04d}"
+
     def add(self, *, name: str, label: str, split: str, sensor: str, sample_rate: int,
             signal: np.ndarray, timestamps_us: np.ndarray | None = None,
-            axes: tuple[str, ...] = IMU_AXES, units: tuple[str, ...] = IMU_UNITS) -> Recording:
+            axes: tuple[str, ...] = IMU_AXES, units: tuple[str, ...] = IMU_UNITS,
+            quality: dict | None = None) -> Recording:
         if split not in SPLITS:
             raise expected(f"split one of {{{', '.join(SPLITS)}}}", repr(split))
         if any(r.file.split("/")[-1].rsplit(".", 1)[0] == name and r.label == label for r in self.recordings):
             raise BadInput(f"Expected a new recording name. Received: '{label}/{name}' already in the dataset.")
         signal = np.asarray(signal)
+        if sensor == "mic":
+            axes, units = ("pcm",), ("fs",)
+        self.check_compatible(sensor, sample_rate, tuple(axes))
         if sensor == "mic":
             rel, data, axes, units = f"{label}/{name}.wav", _wav_bytes(signal, sample_rate), ("pcm",), ("fs",)
         else:
@@ -234,7 +261,7 @@ class DatasetWriter:
         path = self.root / rel
         write_bytes(path, data)
         rec = Recording(rel, label, sensor, int(sample_rate), tuple(axes), tuple(units), split,
-                        int(signal.shape[0]), sha256_file(path))
+                        int(signal.shape[0]), sha256_file(path), quality)
         self.recordings.append(rec)
         self._lines.append(json.dumps(rec.to_json()))
         self.write_manifest()

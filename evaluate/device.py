@@ -27,7 +27,9 @@ def seeded_inputs(runner: Runner, count: int, seed: int) -> np.ndarray:
 
 def check(device: Device, model_bytes: bytes, inputs: np.ndarray) -> dict:
     """Run every input on the device and on the host; report agreement and the device's numbers."""
-    hello = device.hello()
+    # Ask for it: pyserial's socket:// discards what arrived before open() returned, which can be
+    # the hello the firmware printed as the connection came up.
+    hello = device.hello(ask=True)
     runner = Runner(model_bytes)
     row_bytes = inputs.dtype.itemsize * inputs.shape[1]
     if hello.get("inputs") != [row_bytes]:

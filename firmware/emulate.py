@@ -27,6 +27,7 @@ from tinyml.errors import TinymlError
 from tinyml.firmware import FIRMWARE_DIR, TEMPLATES
 
 QEMU = "qemu-system-arm"
+EMULATOR_PLATFORM = ("mps2.c", "mps2.h")  # firmware/emulator/: start-up, UART, clock, exit
 MACHINE = "mps2-an386"
 # Cortex-M4 at 64 MHz, one instruction per cycle (most are single-cycle; loads, branches and flash
 # wait states make the real figure somewhat higher).
@@ -39,12 +40,15 @@ def _snippet(name: str, values: dict) -> str:
     return env.get_template(name).render(**values)
 
 
-def emulator_env(model_name: str, extra_flags: tuple[str, ...] = ()) -> str:
-    """The [env:emulator] section of a generated platformio.ini."""
+def emulator_env(model_name: str, extra_flags: tuple[str, ...] = (),
+                 source_dirs: tuple[str, ...] = ("emulator", "runtime")) -> str:
+    """The [env:emulator] section of a generated platformio.ini, building src/<source_dirs>."""
     from tinyml.firmware.offline import PLATFORM_DIR, toolchain_dir
 
     return _snippet("emulator_env.ini.j2", {"platform_dir": PLATFORM_DIR, "toolchain_dir": toolchain_dir(),
-                                            "model_name": model_name, "extra_flags": list(extra_flags)})
+                                            "model_name": model_name, "extra_flags": list(extra_flags),
+                                            "source_dirs": list(source_dirs),
+                                            "include_dirs": [d for d in source_dirs if d != "emulator"]})
 
 
 def add_emulator_sources(model_path: Path, src: Path) -> dict:
@@ -52,7 +56,8 @@ def add_emulator_sources(model_path: Path, src: Path) -> dict:
     from tinyml.codegen.aot.generate import generate_aot
 
     summary = generate_aot(model_path, src / "emulator")
-    shutil.copyfile(FIRMWARE_DIR / "emulator" / "board_mps2.c", src / "emulator" / "board_mps2.c")
+    for name in EMULATOR_PLATFORM + ("model_main.c",):
+        shutil.copyfile(FIRMWARE_DIR / "emulator" / name, src / "emulator" / name)
     (src / "runtime").mkdir(parents=True, exist_ok=True)
     for name in ("tinyml_runtime.h", "tinyml_runtime.c"):
         shutil.copyfile(FIRMWARE_DIR / "runtime" / name, src / "runtime" / name)

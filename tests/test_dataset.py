@@ -76,10 +76,23 @@ def test_missing_dataset_is_a_one_line_error(tmp_path, capsys):
     assert code == 2 and "manifest.json" in line and "tinyml collect" in line
 
 
-def test_mixed_sample_rates_are_a_one_line_error(tmp_path, capsys):
-    w = DatasetWriter(tmp_path / "data")
+def test_the_writer_refuses_a_second_sample_rate(tmp_path):
+    w = DatasetWriter(tmp_path)
     w.add(name="r0", label="idle", split="train", sensor="imu", sample_rate=119, signal=_imu())
-    w.add(name="r1", label="idle", split="train", sensor="imu", sample_rate=100, signal=_imu())
+    with pytest.raises(BadInput, match="another dataset folder"):
+        w.add(name="r1", label="idle", split="train", sensor="imu", sample_rate=100, signal=_imu())
+    assert len(load(tmp_path).recordings) == 1
+
+
+def test_mixed_sample_rates_are_a_one_line_error(tmp_path, capsys):
+    """Two datasets merged by hand into one folder."""
+    a, b = DatasetWriter(tmp_path / "data"), DatasetWriter(tmp_path / "other")
+    a.add(name="r0", label="idle", split="train", sensor="imu", sample_rate=119, signal=_imu())
+    b.add(name="r1", label="idle", split="train", sensor="imu", sample_rate=100, signal=_imu())
+    (tmp_path / "other" / "idle" / "r1.csv").rename(tmp_path / "data" / "idle" / "r1.csv")
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    manifest["recordings"] += json.loads((tmp_path / "other" / "manifest.json").read_text())["recordings"]
+    (tmp_path / "data" / "manifest.json").write_text(json.dumps(manifest))
     code, line = _train_cli(tmp_path, tmp_path / "data", capsys)
     assert code == 2
     assert "one sample_rate" in line and "119" in line and "100" in line and "Resample" in line

@@ -1,5 +1,5 @@
 /*
- * tinyml's emulator board layer: QEMU mps2-an386 (Cortex-M4F).
+ * tinyml's emulator platform: QEMU mps2-an386 (Cortex-M4F). See mps2.h.
  *
  * - start-up: vector table, .data/.bss set-up, FPU on, stack painted;
  * - UART0 (CMSDK APB UART at 0x40004000) carries the protocol to the host,
@@ -14,12 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "tinyml_model.h"
-#include "tinyml_runtime.h"
-
-#ifndef TINYML_MODEL_NAME
-#define TINYML_MODEL_NAME "model"
-#endif
+#include "mps2.h"
 
 #define REG32(addr) (*(volatile uint32_t *)(addr))
 
@@ -44,7 +39,7 @@ static volatile uint32_t g_systick_wraps;
 
 /* ---- semihosting --------------------------------------------------------- */
 
-static void semihost_exit(uint32_t code) {
+void mps2_exit(uint32_t code) {
   volatile uint32_t block[2];
   block[0] = 0x20026u; /* ADP_Stopped_ApplicationExit */
   block[1] = code;
@@ -59,7 +54,7 @@ static void semihost_exit(uint32_t code) {
 
 /* ---- UART ---------------------------------------------------------------- */
 
-static void uart_write(const char *data, size_t n) {
+void mps2_uart_write(const char *data, size_t n) {
   size_t i;
   for (i = 0; i < n; ++i) {
     while (UART0_STATE & 1u) {
@@ -68,17 +63,19 @@ static void uart_write(const char *data, size_t n) {
   }
 }
 
-static int uart_read(void) {
+int mps2_uart_read(void) {
   while (!(UART0_STATE & 2u)) {
   }
   return (int)(UART0_DATA & 0xffu);
 }
 
+int mps2_uart_poll(void) { return (UART0_STATE & 2u) ? (int)(UART0_DATA & 0xffu) : -1; }
+
 /* ---- clock --------------------------------------------------------------- */
 
 void SysTick_Handler(void) { ++g_systick_wraps; }
 
-static uint64_t instructions(void) {
+uint64_t mps2_instructions(void) {
   uint32_t wraps, value;
   do {
     wraps = g_systick_wraps;
@@ -87,25 +84,13 @@ static uint64_t instructions(void) {
   return ((uint64_t)wraps * 0x1000000u + (0xFFFFFFu - value)) * INSTRUCTIONS_PER_TICK;
 }
 
-/* Markers for tinyml's QEMU plugin, which counts the instructions between them exactly. */
-__attribute__((noinline, used)) void tinyml_mark_begin(void) { __asm__ volatile("" ::: "memory"); }
-__attribute__((noinline, used)) void tinyml_mark_end(void) { __asm__ volatile("" ::: "memory"); }
-
-static int invoke_marked(void) {
-  int status;
-  tinyml_mark_begin();
-  status = tinyml_invoke();
-  tinyml_mark_end();
-  return status;
-}
-
 /* ---- memory facts -------------------------------------------------------- */
 
-static uint32_t flash_bytes(void) { return (uint32_t)&__flash_end__; }
+uint32_t mps2_flash_bytes(void) { return (uint32_t)&__flash_end__; }
 
-static uint32_t ram_bytes(void) { return (uint32_t)((uintptr_t)&__bss_end__ - (uintptr_t)&__data_start__); }
+uint32_t mps2_ram_bytes(void) { return (uint32_t)((uintptr_t)&__bss_end__ - (uintptr_t)&__data_start__); }
 
-static uint32_t stack_bytes(void) {
+uint32_t mps2_stack_bytes(void) {
   const uint32_t *p = &__StackLimit;
   while (p < &__StackTop && *p == STACK_PAINT) ++p;
   return (uint32_t)((uintptr_t)&__StackTop - (uintptr_t)p);
@@ -113,7 +98,12 @@ static uint32_t stack_bytes(void) {
 
 /* ---- faults -------------------------------------------------------------- */
 
-static void fault_report(const uint32_t *frame);
+void (*mps2_fault_hook)(uint32_t pc, uint32_t cfsr);
+
+static void fault_report(const uint32_t *frame) {
+  if (mps2_fault_hook) mps2_fault_hook(frame[6], SCB_CFSR);
+  mps2_exit(3);
+}
 
 void HardFault_Handler(void) __attribute__((naked));
 void HardFault_Handler(void) {
@@ -123,19 +113,6 @@ void HardFault_Handler(void) {
       "mrseq r0, msp\n"
       "mrsne r0, psp\n"
       "b %0\n" ::"i"(fault_report));
-}
-
-static const tm_runtime *g_runtime;
-
-static void fault_report(const uint32_t *frame) {
-  if (g_runtime) {
-    tm_write_str(g_runtime, "TINYML {\"v\":1,\"event\":\"fault\",\"pc\":\"");
-    tm_write_hex32(g_runtime, frame[6]);
-    tm_write_str(g_runtime, "\",\"cfsr\":\"");
-    tm_write_hex32(g_runtime, SCB_CFSR);
-    tm_write_str(g_runtime, "\"}\n");
-  }
-  semihost_exit(3);
 }
 
 /* ---- start-up ------------------------------------------------------------ */
@@ -155,7 +132,7 @@ void Reset_Handler(void) {
     __asm__ volatile("mov %0, sp" : "=r"(sp));
     while (p < sp - 16) *p++ = STACK_PAINT;
   }
-  semihost_exit((uint32_t)main());
+  mps2_exit((uint32_t)main());
 }
 
 static void default_handler(void) { HardFault_Handler(); }
@@ -168,30 +145,9 @@ __attribute__((section(".isr_vector"), used)) static const vector g_vectors[16] 
     default_handler, SysTick_Handler,
 };
 
-/* ---- main ---------------------------------------------------------------- */
+/* ---- init ---------------------------------------------------------------- */
 
-int main(void) {
-  tm_runtime rt;
-  memset(&rt, 0, sizeof rt);
-  rt.read_char = uart_read;
-  rt.write = uart_write;
-  rt.clock = instructions;
-  rt.clock_unit = "instructions";
-  rt.num_inputs = TINYML_NUM_INPUTS;
-  rt.num_outputs = TINYML_NUM_OUTPUTS;
-  rt.input = tinyml_input;
-  rt.input_bytes = tinyml_input_bytes;
-  rt.output = tinyml_output;
-  rt.output_bytes = tinyml_output_bytes;
-  rt.invoke = invoke_marked;
-  rt.model = TINYML_MODEL_NAME;
-  rt.board = "qemu-mps2-an386";
-  rt.arena_bytes = TINYML_ARENA_BYTES;
-  rt.flash_bytes = flash_bytes;
-  rt.ram_bytes = ram_bytes;
-  rt.stack_bytes = stack_bytes;
-  g_runtime = &rt;
-
+void mps2_init(void) {
   UART0_BAUDDIV = 16u;
   UART0_CTRL = 3u; /* TX and RX enabled */
   SYST_RVR = 0xFFFFFFu;
@@ -200,13 +156,4 @@ int main(void) {
   while (SYST_CVR == 0u) {
     /* the first tick loads the reload value; until then the count would read as a wrap */
   }
-
-#if defined(TINYML_TEST_HANG)
-  for (;;) {
-  }
-#elif defined(TINYML_TEST_FAULT)
-  __asm__ volatile("udf #0");
-#endif
-  tm_runtime_serve(&rt);
-  return 0;
 }

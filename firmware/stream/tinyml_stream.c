@@ -1,0 +1,122 @@
+/* tinyml's sensor streaming protocol: see tinyml_stream.h. */
+#include "tinyml_stream.h"
+
+#include <string.h>
+
+uint32_t tm_crc32(uint32_t crc, const uint8_t *data, size_t n) {
+  size_t i;
+  int k;
+  crc = ~crc;
+  for (i = 0; i < n; ++i) {
+    crc ^= data[i];
+    for (k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* COBS, streamed: bytes go out in blocks of up to 254 non-zero bytes, each led by its length + 1. */
+typedef struct {
+  tm_write_fn write;
+  uint8_t block[255];
+  size_t n;
+} cobs_writer;
+
+static void cobs_flush(cobs_writer *w) {
+  w->block[0] = (uint8_t)(w->n + 1);
+  w->write(w->block, w->n + 1);
+  w->n = 0;
+}
+
+static void cobs_put(cobs_writer *w, const uint8_t *data, size_t len) {
+  size_t i;
+  for (i = 0; i < len; ++i) {
+    if (data[i] == 0) {
+      cobs_flush(w);
+    } else {
+      w->block[1 + w->n++] = data[i];
+      if (w->n == 254) {
+        w->block[0] = 255;
+        w->write(w->block, 255);
+        w->n = 0;
+        /* a full block carries no implicit zero; the next block starts fresh */
+        w->block[0] = 0;
+      }
+    }
+  }
+}
+
+void tm_send_frame(tm_write_fn write, const tm_frame_header *h, const uint8_t *payload, size_t payload_bytes) {
+  static const uint8_t kDelimiter = 0;
+  uint8_t header[TM_HEADER_BYTES], crc_bytes[4];
+  cobs_writer w;
+  uint32_t crc;
+  header[0] = TM_STREAM_VERSION;
+  header[1] = h->type;
+  header[2] = h->stream;
+  header[3] = h->format;
+  put32(header + 4, h->sequence);
+  put32(header + 8, h->timestamp_us);
+  header[12] = (uint8_t)h->samples;
+  header[13] = (uint8_t)(h->samples >> 8);
+  header[14] = h->channels;
+  header[15] = 0;
+  crc = tm_crc32(0, header, sizeof header);
+  crc = tm_crc32(crc, payload, payload_bytes);
+  put32(crc_bytes, crc);
+  w.write = write;
+  w.n = 0;
+  cobs_put(&w, header, sizeof header);
+  cobs_put(&w, payload, payload_bytes);
+  cobs_put(&w, crc_bytes, sizeof crc_bytes);
+  cobs_flush(&w);
+  write(&kDelimiter, 1);
+}
+
+int tm_read_frame(tm_frame_reader *r, uint8_t byte, tm_frame_header *h, uint8_t *payload, size_t *payload_bytes) {
+  uint8_t decoded[sizeof r->raw];
+  size_t i = 0, n = 0, len;
+  if (byte != 0) {
+    if (r->used < sizeof r->raw) {
+      r->raw[r->used++] = byte;
+    } else {
+      r->overflow = 1;
+    }
+    return 0;
+  }
+  len = r->used;
+  r->used = 0;
+  if (r->overflow || len == 0) {
+    r->overflow = 0;
+    return len == 0 ? 0 : -1;
+  }
+  while (i < len) { /* COBS decode */
+    const uint8_t code = r->raw[i++];
+    uint8_t k;
+    if (code == 0 || i + code - 1 > len) return -1;
+    for (k = 1; k < code; ++k) decoded[n++] = r->raw[i++];
+    if (code < 255 && i < len) decoded[n++] = 0;
+  }
+  if (n < TM_HEADER_BYTES + 4 || decoded[0] != TM_STREAM_VERSION) return -1;
+  if (tm_crc32(0, decoded, n - 4) != get32(decoded + n - 4)) return -1;
+  h->type = decoded[1];
+  h->stream = decoded[2];
+  h->format = decoded[3];
+  h->sequence = get32(decoded + 4);
+  h->timestamp_us = get32(decoded + 8);
+  h->samples = (uint16_t)(decoded[12] | decoded[13] << 8);
+  h->channels = decoded[14];
+  *payload_bytes = n - 4 - TM_HEADER_BYTES;
+  memcpy(payload, decoded + TM_HEADER_BYTES, *payload_bytes);
+  return 1;
+}
