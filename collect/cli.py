@@ -17,13 +17,13 @@ from tinyml.project_cli import add_option_flags, flags_of
 
 
 def add_arguments(p) -> None:
-    source = p.add_mutually_exclusive_group(required=True)
+    source = p.add_mutually_exclusive_group()
     source.add_argument("--builtin", choices=["gestures"],
                         help="generate the built-in, seeded 6-axis IMU gesture recordings")
-    source.add_argument("--port", help="the board: a serial port or any pyserial URL (socket://, loop://)")
+    source.add_argument("--port", help="the board: a serial port or any pyserial URL (socket://, loop://); "
+                                       "default: the Nano 33 BLE found by its USB IDs")
     source.add_argument("--emulate", action="store_true",
                         help="start tinyml's streaming firmware on QEMU (synthetic signals) and collect from it")
-    source.add_argument("--auto", action="store_true", help="find the Nano 33 BLE by its USB IDs")
     source.add_argument("--firmware", metavar="DIR",
                         help="write the streaming firmware's PlatformIO project to DIR (then `tinyml flash DIR`)")
     p.add_argument("-C", "--project", default=".", help="project folder (default: .)")

@@ -16,7 +16,7 @@ EXIT_INTERRUPTED = 130
 
 @contextlib.contextmanager
 def open_source(args):
-    """Yield an open pyserial port for --port, --auto or --emulate."""
+    """Yield an open pyserial port: --emulate, --port, or the board found by its USB IDs."""
     import serial
 
     with contextlib.ExitStack() as stack:
@@ -24,12 +24,12 @@ def open_source(args):
             from tinyml.collect.emulated import emulated_streamer
 
             url = stack.enter_context(emulated_streamer())
-        elif args.auto:
+        elif args.port:
+            url = args.port
+        else:
             from tinyml.firmware.platformio import find_board_port
 
             url = find_board_port()
-        else:
-            url = args.port
         try:
             port = serial.serial_for_url(url, do_not_open=True, baudrate=115200, timeout=0.2)
             port.open()

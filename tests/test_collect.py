@@ -82,6 +82,18 @@ def test_faults_are_counted_and_completed_recordings_survive(tmp_path):
     assert not [p for p in out.rglob(".*")]  # no temporary files left
 
 
+def test_ctrl_c_keeps_completed_recordings(tmp_path):
+    from tinyml.collect.emulated import emulated_streamer
+
+    out = tmp_path / "data"
+    with emulated_streamer() as url:
+        link = serial.serial_for_url(url, timeout=0.2)
+        code = collect(_args(count=3), out, Reporter(quiet=True), port=FaultyPort(link, interrupt=(1, 4)))
+        link.close()
+    assert code == 130
+    assert [r.file for r in load(out).recordings] == ["punch/punch-0000.csv"]
+
+
 def test_strict_refuses_a_lossy_recording(tmp_path):
     from tinyml.collect.emulated import emulated_streamer
 

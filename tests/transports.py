@@ -9,11 +9,11 @@ from tinyml.collect import frames as fr
 
 
 class FaultyPort:
-    def __init__(self, port, *, drop=(), corrupt=(), disconnect=None):
+    def __init__(self, port, *, drop=(), corrupt=(), disconnect=None, interrupt=None):
         """drop/corrupt: (recording, sequence) pairs of data frames; disconnect: (recording, sequence)
         at which the link dies. Recordings count from 0, advancing at each STOPPED frame."""
         self.port = port
-        self.drop, self.corrupt, self.disconnect = set(drop), set(corrupt), disconnect
+        self.drop, self.corrupt, self.disconnect, self.interrupt = set(drop), set(corrupt), disconnect, interrupt
         self.recording = 0
         self.injected = {"dropped": 0, "corrupted": 0}
         self._pending = b""
@@ -54,6 +54,8 @@ class FaultyPort:
         if frame.type == fr.STOPPED:
             self.recording += 1
         elif frame.type == fr.DATA:
+            if self.interrupt == key:
+                raise KeyboardInterrupt  # the user pressing Ctrl-C while this frame arrives
             if self.disconnect == key:
                 self.is_open = False
                 return b""

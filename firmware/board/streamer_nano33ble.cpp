@@ -204,9 +204,11 @@ void setup() {
   if (probe(0x6B) && IMU_LSM9DS1.begin()) {
     g_chip = kLsm9ds1;
     g_imu.rate_hz = static_cast<uint32_t>(IMU_LSM9DS1.accelerationSampleRate());
+    g_mag.rate_hz = static_cast<uint32_t>(IMU_LSM9DS1.magneticFieldSampleRate());
   } else if (probe(0x68) && IMU_BMI270_BMM150.begin()) {
     g_chip = kBmi270;
     g_imu.rate_hz = static_cast<uint32_t>(IMU_BMI270_BMM150.accelerationSampleRate());
+    g_mag.rate_hz = static_cast<uint32_t>(IMU_BMI270_BMM150.magneticFieldSampleRate());
   }
   hello();
 }
