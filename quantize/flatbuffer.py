@@ -121,6 +121,20 @@ def _macs(op_name: str, tensors: list[Tensor], inputs, outputs) -> int:
     return 0
 
 
+def unpack(raw: bytes):
+    """The schema's object form of a flatbuffer (`ModelT`), for editing."""
+    return _schema().ModelT.InitFromPackedBuf(raw, 0)
+
+
+def pack(model) -> bytes:
+    """A `ModelT` back to flatbuffer bytes."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=_IDENTIFIER)
+    return bytes(builder.Output())
+
+
 def read(path: str | Path) -> ModelInfo:
     path = require_file(path, "a .tflite model file")
     raw = path.read_bytes()

@@ -71,10 +71,11 @@ def _run_child(model_path: Path) -> dict:
 def _patched(raw: bytes, builtin_name: str, already: set[int]) -> tuple[bytes, int, str]:
     """Replace the first not-yet-patched operator code named `builtin_name` by ADD so the
     interpreter's registration lookup moves on to the next op. Returns bytes, code index, name."""
-    import flatbuffers
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
 
-    model = s.ModelT.InitFromPackedBuf(raw, 0)
+    from tinyml.quantize.flatbuffer import pack, unpack
+
+    model = unpack(raw)
     want = getattr(s.BuiltinOperator, builtin_name, None)
     for op in model.subgraphs[0].operators or []:
         code = model.operatorCodes[op.opcodeIndex]
@@ -86,9 +87,7 @@ def _patched(raw: bytes, builtin_name: str, already: set[int]) -> tuple[bytes, i
             name = cc.decode() if isinstance(cc, bytes) else str(cc)
         code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.ADD
         code.customCode = None
-        builder = flatbuffers.Builder(len(raw) + 1024)
-        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-        return bytes(builder.Output()), op.opcodeIndex, name
+        return pack(model), op.opcodeIndex, name
     return raw, -1, builtin_name
 
 

@@ -8,16 +8,15 @@ from pathlib import Path
 def with_custom_op(reference_model: Path, out: Path, custom_code: str = "ethos-u") -> Path:
     """A copy of a real model whose first op is replaced by a custom op TFLM has no kernel for,
     as a model compiled for an NPU would be."""
-    import flatbuffers
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
 
-    model = s.ModelT.InitFromPackedBuf(reference_model.read_bytes(), 0)
+    from tinyml.quantize.flatbuffer import pack, unpack
+
+    model = unpack(reference_model.read_bytes())
     code = model.operatorCodes[model.subgraphs[0].operators[0].opcodeIndex]
     code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.CUSTOM
     code.customCode = custom_code
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    out.write_bytes(builder.Output())
+    out.write_bytes(pack(model))
     return out
 
 
@@ -95,14 +94,11 @@ def with_second_subgraph(reference_model: Path, out: Path) -> Path:
     """A real model with its graph duplicated into a second subgraph (as control flow would add)."""
     import copy
 
-    import flatbuffers
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
+    from tinyml.quantize.flatbuffer import pack, unpack
 
-    model = s.ModelT.InitFromPackedBuf(reference_model.read_bytes(), 0)
+    model = unpack(reference_model.read_bytes())
     model.subgraphs.append(copy.deepcopy(model.subgraphs[0]))
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    out.write_bytes(builder.Output())
+    out.write_bytes(pack(model))
     return out
 
 
