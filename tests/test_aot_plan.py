@@ -25,3 +25,25 @@ def test_aliases_share_one_buffer():
              graph_inputs=[0], graph_outputs=[2], aliases=[(0, 1)])
     assert p.offsets[0] == p.offsets[1]
     assert p.offsets[2] not in range(p.offsets[1], p.offsets[1] + 64)
+
+
+def test_in_place_never_overwrites_bytes_a_reshape_still_reads():
+    """t1 = RESHAPE(t0); t2 = LOGISTIC(t0) could write over t0, but ADD(t2, t1) reads t0's bytes later."""
+    from pathlib import Path
+
+    from tinyml.codegen.aot.generate import memory_plan
+    from tinyml.codegen.aot.lower import Call
+    from tinyml.quantize.flatbuffer import ModelInfo, Operator, Tensor
+
+    def tensor(i, shape):
+        return Tensor(i, f"t{i}", shape, "INT8", (0.1,), (0,), 0, False)
+
+    tensors = (tensor(0, (1, 32)), tensor(1, (1, 32)), tensor(2, (32,)), tensor(3, (1, 32)), tensor(4, (1, 32)))
+    ops = (Operator("CONV_2D", False, (0,), (1,), 0), Operator("RESHAPE", False, (1,), (2,), 0),
+           Operator("LOGISTIC", False, (1,), (3,), 0), Operator("ADD", False, (3, 2), (4,), 0))
+    model = ModelInfo(Path("m.tflite"), 0, 1, tensors, ops, (0,), (4,), b"")
+    calls = [Call(o.op, "", None, {}, []) for o in ops]
+    calls[2].in_place = (1, 3)  # LOGISTIC may write over its input...
+    offsets = memory_plan(model, calls).offsets
+    assert offsets[1] == offsets[2]  # the reshape aliases its input
+    assert offsets[3] != offsets[1]  # ...but not here: t2 (the same bytes) is read by ADD afterwards

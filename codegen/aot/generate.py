@@ -40,6 +40,16 @@ def _rows(values: np.ndarray, ctype: str, per_row: int = 16) -> list[str]:
     return [", ".join(items[i:i + per_row]) + "," for i in range(0, len(items), per_row)]
 
 
+def _groups(sizes: dict[int, int], pairs: list[tuple[int, int]]) -> dict[int, set[int]]:
+    """Tensors joined by `pairs`, as tensor -> its whole group."""
+    groups = {t: {t} for t in sizes}
+    for a, b in pairs:
+        merged = groups[a] | groups[b]
+        for t in merged:
+            groups[t] = merged
+    return groups
+
+
 def memory_plan(model: ModelInfo, calls) -> planner.Plan:
     producers, consumers, sizes = {}, {}, {}
     for k, op in enumerate(model.operators):
@@ -52,14 +62,22 @@ def memory_plan(model: ModelInfo, calls) -> planner.Plan:
             sizes[t] = _nbytes(model.tensors[t])
     for t in list(model.inputs) + list(model.outputs):
         sizes[t] = _nbytes(model.tensors[t])
-    aliases = []
-    for k, (op, call) in enumerate(zip(model.operators, calls)):
-        if op.op in RESHAPES:
-            aliases.append((op.inputs[0], op.outputs[0]))
-        elif call.in_place:
-            src, dst = call.in_place
-            if max(consumers.get(src, [k])) == k and src not in model.outputs and sizes[src] == sizes[dst]:
-                aliases.append((src, dst))
+    reshapes = [(op.inputs[0], op.outputs[0]) for op in model.operators if op.op in RESHAPES]
+    group = _groups(sizes, reshapes)  # tensor -> the tensors sharing its bytes through reshapes
+    pinned = set(model.inputs) | set(model.outputs)
+    aliases = list(reshapes)
+    for k, call in enumerate(calls):
+        if not call.in_place:
+            continue
+        src, dst = call.in_place
+        members = group[src]
+        last_use = max((c for t in members for c in consumers.get(t, [])), default=k)
+        # Writing over `src` is safe only if nothing sharing its bytes is read later or must survive.
+        if last_use == k and not (members & pinned) and sizes[src] == sizes[dst]:
+            aliases.append((src, dst))
+            merged = members | group[dst]
+            for t in merged:
+                group[t] = merged
     return planner.plan(len(model.operators), sizes, producers, consumers, list(model.inputs),
                         list(model.outputs), aliases)
 
