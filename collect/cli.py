@@ -63,10 +63,13 @@ def run(args, reporter) -> int:
         reporter.info(f"wrote {args.per_class * len(cfg['project.labels'])} recordings to {out}")
         print(out)
         return 0
-    if not args.label:
-        raise BadInput("Expected --label NAME for the recordings. Received: none.")
-    if args.seconds <= 0 or args.count < 1:
-        raise BadInput(f"Expected --seconds > 0 and --count >= 1. Received: {args.seconds:g} and {args.count}.")
+    import re
+
+    if not args.label or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", args.label):
+        raise BadInput(f"Expected --label NAME of letters, digits, '-' or '_'. Received: {args.label!r}.")
+    if args.seconds <= 0 or args.count < 1 or args.timeout <= 0 or (args.rate is not None and args.rate < 1):
+        raise BadInput(f"Expected --seconds > 0, --count >= 1, --timeout > 0 and --rate >= 1. Received: "
+                       f"{args.seconds:g}, {args.count}, {args.timeout:g}, {args.rate}.")
     from tinyml.collect.session import collect
 
     return collect(args, out, reporter)

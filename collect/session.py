@@ -48,20 +48,25 @@ def _signal(capture: Capture) -> np.ndarray:
 
 def collect(args, out: Path, reporter, port=None) -> int:
     """Record `args.count` recordings. `port`: an already open pyserial-like port (else from args)."""
-    writer = DatasetWriter(out)
     done: list[str] = []
     partial = None
+    streamer = info = None
     try:
         with (contextlib.nullcontext(port) if port is not None else open_source(args)) as port:
+            writer = DatasetWriter(out)  # only once the source is open: a bad port leaves no folder behind
             if args.format == "lines":
                 return _collect_lines(args, port, writer, reporter, done)
             streamer = Streamer(port, timeout_s=args.timeout)
             streams = streamer.hello()
             info = stream_for(streams, args.sensor)
+            streamer.quiesce(streams.values())
             reporter.info(f"device: {streamer.info.get('board')} ({streamer.info.get('imu')} IMU), "
                           f"{args.sensor} at {info.rate_hz} Hz x {info.channels} channel(s)")
             writer.check_compatible(args.sensor, info.rate_hz, tuple(info.axes))
             wanted = int(round(args.seconds * info.rate_hz))
+            if wanted < 1:
+                raise BadInput(f"Expected --seconds of at least one sample ({1 / info.rate_hz:g} s at "
+                               f"{info.rate_hz} Hz). Received: {args.seconds:g}.")
             for _ in range(args.count):
                 name = writer.next_name(args.label)
                 partial = (name, wanted)
@@ -82,19 +87,24 @@ def collect(args, out: Path, reporter, port=None) -> int:
                 done.append(rec.file)
                 print(rec.file)
     except KeyboardInterrupt:
-        _report_stop(reporter, "interrupted", done, partial, out)
+        if streamer is not None and info is not None:
+            streamer.stop(info)
+        _report_stop("interrupted", done, partial, out)
         return EXIT_INTERRUPTED
     except LinkLost as exc:
-        _report_stop(reporter, str(exc), done, partial, out)
+        _report_stop(str(exc), done, partial, out)
         return 1
     reporter.info(f"{len(done)} recording(s) written to {out}")
     return 0
 
 
-def _report_stop(reporter, why: str, done: list[str], partial, out: Path) -> None:
+def _report_stop(why: str, done: list[str], partial, out: Path) -> None:
+    """Always printed (also with --quiet): the user must know what was kept."""
+    import sys
+
     kept = f"kept {len(done)} completed recording(s) in {out}"
     lost = f"; the recording in progress ({partial[0]}, {partial[1]} samples wanted) was not written" if partial else ""
-    reporter.info(f"tinyml collect: {why}: {kept}{lost}")
+    print(f"tinyml collect: error: {why.rstrip('.')}; {kept}{lost}.", file=sys.stderr)
 
 
 def _collect_lines(args, port, writer: DatasetWriter, reporter, done: list[str]) -> int:
@@ -113,12 +123,16 @@ def _collect_lines(args, port, writer: DatasetWriter, reporter, done: list[str])
             args.rate = rate
             wanted = int(round(args.seconds * rate))
             reporter.info(f"measured {measured:.1f} lines/s: recording at {rate} Hz")
+        if wanted < 1:
+            raise BadInput(f"Expected --seconds of at least one sample at {rate} Hz. Received: {args.seconds:g}.")
         cap = reader.capture(wanted, rate, lambda d, t, extra: reporter.progress(name, d, t, extra))
         channels = cap.values.shape[1]
         if args.sensor == "mic":
             if channels != 1:
                 raise BadInput(f"Expected one value per line for --sensor mic. Received: {channels}.")
             signal, axes, units = cap.values[:, :1] / 32768.0, ("pcm",), ("fs",)
+        elif args.sensor == "mag" and channels == 3:
+            signal, axes, units = cap.values, ("mx", "my", "mz"), ("gauss",) * 3
         elif channels == 6:
             signal, axes, units = cap.values, IMU_AXES, IMU_UNITS
         elif channels == 3:

@@ -102,6 +102,27 @@ class Streamer:
                                               int(s["frame_samples"]), list(s["axes"]), list(s["units"]),
                                               [float(v) for v in s["scale"]]) for s in self.info["streams"]}
 
+    def quiesce(self, streams) -> None:
+        """Stop every stream (a previous session may have left one running) and drop what was in flight."""
+        pending = {s.id for s in streams}
+        for sid in pending:
+            self._send(fr.command(fr.CMD_STOP, sid))
+        try:
+            for frame in self._frames(time.monotonic() + self.timeout_s):
+                if frame.type == fr.STOPPED:
+                    pending.discard(frame.stream)
+                if not pending:
+                    break
+        finally:
+            self._queue.clear()
+
+    def stop(self, stream: StreamInfo) -> None:
+        """Best effort, for an interrupted recording: tell the device to stop streaming."""
+        try:
+            self._send(fr.command(fr.CMD_STOP, stream.id))
+        except LinkLost:
+            pass
+
     def record(self, stream: StreamInfo, wanted: int, progress=None) -> Capture:
         """Start the stream, keep samples 0..wanted-1, stop it and wait for its end marker."""
         values = np.zeros((wanted, stream.channels), dtype=np.int16)
@@ -111,10 +132,14 @@ class Streamer:
         corrupted0 = self.parser.corrupted
         capture = Capture(stream, values, present, stamps)
         self._send(fr.command(fr.CMD_START, stream.id))
-        stopping = False
+        stopping, stop_deadline = False, None
         started = time.monotonic()
         step = 1_000_000 / stream.rate_hz
+        last_ts, wraps = None, 0
         for frame in self._frames(time.monotonic() + self.timeout_s):
+            if stop_deadline is not None and time.monotonic() > stop_deadline:
+                raise LinkLost(f"Expected the device to confirm the stop within {self.timeout_s:g} s. "
+                               "Received: more data but no end marker; is the firmware tinyml's streamer?")
             if frame.type == fr.ERROR:
                 raise TinymlError(f"The device refused: {frame.payload.decode(errors='replace')}")
             if frame.stream != stream.id:
@@ -127,12 +152,16 @@ class Streamer:
             if frame.type != fr.DATA or not tracker.accept(frame.sequence):
                 continue
             capture.frames += 1
+            if last_ts is not None and frame.timestamp_us < last_ts - (1 << 31):
+                wraps += 1  # the device's 32-bit microsecond clock wrapped (every 71.6 minutes)
+            last_ts = frame.timestamp_us
             start = frame.sequence * stream.frame_samples
             if start < wanted:
                 n = min(frame.samples, wanted - start)
                 values[start:start + n] = frame.values()[:n]
                 present[start:start + n] = True
-                stamps[start:start + n] = frame.timestamp_us + (np.arange(n) * step).astype(np.int64)
+                stamps[start:start + n] = (frame.timestamp_us + (wraps << 32)
+                                           + (np.arange(n) * step).astype(np.int64))
             received_until = start + frame.samples
             if progress and not stopping:
                 elapsed = max(time.monotonic() - started, 1e-6)
@@ -141,9 +170,12 @@ class Streamer:
                          f"corrupted {self.parser.corrupted - corrupted0}")
             if received_until >= wanted and not stopping:
                 self._send(fr.command(fr.CMD_STOP, stream.id))
-                stopping = True
+                stopping, stop_deadline = True, time.monotonic() + self.timeout_s
         capture.lost, capture.duplicated = tracker.lost, tracker.duplicated
         capture.corrupted = self.parser.corrupted - corrupted0
+        if not present.any():
+            raise LinkLost(f"Expected samples of stream '{stream.name}'. Received: none of the {wanted} "
+                           f"({capture.lost} frame(s) lost); nothing was written.")
         # Samples never seen because their frame was lost mid-way count as missing (present is False).
         _fill_timestamps(capture, step)
         return capture

@@ -44,6 +44,8 @@ def _on_device(args, model: Path, cfg) -> int:
     from tinyml.quantize import flatbuffer
     from tinyml.quantize.tflm import Runner
 
+    if args.inputs < 1 or args.timeout <= 0:
+        raise expected("--inputs >= 1 and --timeout > 0", f"{args.inputs} and {args.timeout:g}")
     info = flatbuffer.read(model)
     try:
         link = serial.serial_for_url(args.port, do_not_open=True, baudrate=115200, timeout=0.5)

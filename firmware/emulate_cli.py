@@ -46,8 +46,9 @@ def run(args, reporter) -> int:
     from tinyml.errors import BadInput
     from tinyml.firmware.emulate import emulate
 
-    if args.inputs < 1:
-        raise BadInput(f"Expected --inputs of at least 1. Received: {args.inputs}.")
+    if args.inputs < 1 or args.seed < 0 or args.timeout <= 0:
+        raise BadInput(f"Expected --inputs >= 1, --seed >= 0 and --timeout > 0. Received: {args.inputs}, "
+                       f"{args.seed}, {args.timeout:g}.")
     model = Path(args.model)
     out = Path(args.out) if args.out else Path("build") / "emulator" / model.stem
     result = emulate(model, out, inputs=args.inputs, seed=args.seed, timeout_s=args.timeout, reporter=reporter)

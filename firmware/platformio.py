@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,12 +89,15 @@ def build(project: Path, env: str, board: str = "nano33ble", quiet: bool = False
 
         environ = prepare()
     elf = Path(project) / ".pio" / "build" / env / "firmware.elf"
-    if elf.exists():
-        elf.unlink()
+    started = time.time()
+
+    def fresh() -> bool:
+        return elf.is_file() and elf.stat().st_mtime >= started - 1
+
     try:
         pio(project, ["run", "-e", env], environ, quiet)
     except TinymlError:
-        if elf.is_file():  # linked, then PlatformIO's own size check failed: say it with our numbers
+        if fresh():  # linked, then PlatformIO's own size check failed: say it with our numbers
             check_budget(elf_sizes(elf), board)
         raise
     if not elf.is_file():

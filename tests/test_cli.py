@@ -39,3 +39,11 @@ def test_console_script_runs():
 def test_emulate_needs_a_model(capsys):
     assert main(["emulate"]) == 2
     assert "model" in capsys.readouterr().err
+
+
+def test_a_path_that_cannot_be_created_is_one_line(tmp_path, capsys):
+    from conftest import one_error_line
+
+    (tmp_path / "file").write_text("x")
+    assert main(["init", str(tmp_path / "file" / "project")]) == 1
+    assert "file" in one_error_line(capsys.readouterr().err)

@@ -189,3 +189,44 @@ def test_streamer_firmware_project_is_written_and_valid(tmp_path):
     cfg = ProjectConfig(str(tmp_path / "fw" / "platformio.ini"))
     assert cfg.validate() is True and cfg.envs() == ["nano33ble", "emulator"]
     assert (tmp_path / "fw" / "src" / "board" / "main.cpp").is_file()
+
+
+def test_a_stream_left_running_by_an_earlier_session_does_not_leak_in(tmp_path):
+    from tinyml.collect import frames as fr
+    from tinyml.collect.emulated import emulated_streamer
+
+    out = tmp_path / "data"
+    with emulated_streamer() as url:
+        link = serial.serial_for_url(url, timeout=0.2)
+        link.write(fr.command(fr.CMD_START, fr.IMU))  # as if a previous collect died without stopping
+        time.sleep(0.3)
+        assert collect(_args(count=1), out, Reporter(quiet=True), port=link) == 0
+        link.close()
+    (rec,) = load(out).recordings
+    assert rec.quality["frames_lost"] == 0 and rec.samples == 238
+    scale = np.array([0.000122] * 3 + [0.07] * 3)
+    raw = np.round(load(out).read(rec).astype(np.float64) / scale).astype(np.int64)
+    np.testing.assert_array_equal(raw, synthetic_stream.expected(1, 238))
+
+
+def test_device_clock_wrap_keeps_timestamps_increasing():
+    from tinyml.collect import frames as fr
+    from tinyml.collect.stream import StreamInfo, Streamer
+
+    info = StreamInfo(1, "imu", 119, 6, 8, ["ax", "ay", "az", "gx", "gy", "gz"], ["g"] * 3 + ["dps"] * 3, [1.0] * 6)
+    port = serial.serial_for_url("loop://", timeout=0.05)
+    streamer = Streamer(port, timeout_s=2)
+    # Frames 0..3 straddle the 2^32 microsecond wrap, then the device confirms the stop.
+    canned = b"".join(fr.encode(fr.Frame(fr.DATA, fr.IMU, fr.FORMAT_INT16, s, (2**32 - 100_000 + s * 67_226) % 2**32,
+                                         8, 6, bytes(96))) for s in range(4))
+    canned += fr.encode(fr.Frame(fr.STOPPED, fr.IMU, fr.FORMAT_NONE, 4, 0, 0, 0, (32).to_bytes(4, "little")))
+    streamer._queue.extend(fr.FrameParser().feed(canned))  # the device's answer, already on the wire
+    capture = streamer.record(info, 32)
+    assert np.all(np.diff(capture.timestamps_us) > 0)
+
+
+@pytest.mark.parametrize("label", ["../escape", "a/b", "", "_x"])
+def test_labels_that_are_not_names_are_refused(tmp_path, capsys, label):
+    assert main(["collect", "--emulate", "--label", label, "-o", str(tmp_path / "d")]) == 2
+    assert "--label" in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "d").exists()

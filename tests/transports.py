@@ -11,7 +11,8 @@ from tinyml.collect import frames as fr
 class FaultyPort:
     def __init__(self, port, *, drop=(), corrupt=(), disconnect=None, interrupt=None):
         """drop/corrupt: (recording, sequence) pairs of data frames; disconnect: (recording, sequence)
-        at which the link dies. Recordings count from 0, advancing at each STOPPED frame."""
+        at which the link dies. Recordings count from 0, advancing at each STOPPED frame that ends
+        one (the session's opening stops of idle streams report 0 frames and do not count)."""
         self.port = port
         self.drop, self.corrupt, self.disconnect, self.interrupt = set(drop), set(corrupt), disconnect, interrupt
         self.recording = 0
@@ -51,7 +52,7 @@ class FaultyPort:
         if frame is None:
             return chunk + b"\x00"
         key = (self.recording, frame.sequence)
-        if frame.type == fr.STOPPED:
+        if frame.type == fr.STOPPED and frame.sequence > 0:  # the end of a recording (not an idle stop)
             self.recording += 1
         elif frame.type == fr.DATA:
             if self.interrupt == key:

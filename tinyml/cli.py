@@ -18,7 +18,7 @@ from tinyml.errors import EXIT_FAILURE, TinymlError
 # name -> (module, one-line help); the order is the pipeline's.
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("tinyml.project_cli", "create a project folder with tinyml.toml"),
-    "collect": ("tinyml.collect.cli", "write a dataset (built-in gesture data; board capture comes later)"),
+    "collect": ("tinyml.collect.cli", "record a dataset from the board or the emulator, or write the built-in data"),
     "train": ("tinyml.train.cli", "train the Keras model on a dataset"),
     "quantize": ("tinyml.quantize.cli", "full-int8 post-training quantization, checked in TFLM"),
     "inspect": ("tinyml.quantize.inspect_cli", "ops, shapes, MACs and the exact TFLM arena of a .tflite"),
@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     except TinymlError as exc:
         print(f"tinyml {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # a folder that cannot be created, a file where a folder should be, a full disk
+        where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
+        print(f"tinyml {args.command}: error: {exc.strerror or exc}{where}. Check the path and its permissions.",
+              file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"tinyml {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -26,6 +26,7 @@ class Option:
     help: str
     choices: tuple = ()
     minimum: float | None = None
+    maximum: float | None = None
 
     @property
     def env(self) -> str:
@@ -48,7 +49,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("project.labels", list, list(GESTURES), "class names, in model output order"),
     Option("project.sample_rate", int, 119, "sensor sample rate in Hz (the Nano 33 BLE Sense IMU runs at 119 Hz)", minimum=1),
     Option("project.board", str, "nano33ble", "target board", choices=("nano33ble",)),
-    Option("project.seed", int, 1234, "seed for data generation, splits and training", minimum=0),
+    Option("project.seed", int, 1234, "seed for data generation, splits and training", minimum=0,
+           maximum=2**32 - 1),
     Option("window.size", int, 119, "samples per model input window", minimum=2),
     Option("window.hop", int, 15, "samples between window starts when slicing recordings", minimum=1),
     Option("model.architecture", str, "cnn", "model family", choices=("cnn",)),
@@ -110,6 +112,8 @@ def _coerce(opt: Option, value: Any, source: str) -> Any:
         raise expected(f"{opt.key} to be one of {{{', '.join(opt.choices)}}}", f"{coerced!r}{where}")
     if opt.minimum is not None and coerced < opt.minimum:
         raise expected(f"{opt.key} to be at least {opt.minimum}", f"{coerced!r}{where}")
+    if opt.maximum is not None and coerced > opt.maximum:
+        raise expected(f"{opt.key} to be at most {opt.maximum}", f"{coerced!r}{where}")
     return coerced
 
 

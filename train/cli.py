@@ -23,6 +23,10 @@ def run(args, reporter) -> int:
     cfg = config.load(args.project, flags=flags_of(args))
     paths = ProjectPaths(Path(args.project))
     model = Path(args.out) if args.out else paths.keras_model
+    if model.suffix != ".keras":
+        from tinyml.errors import expected
+
+        raise expected("a model file name ending in .keras", f"'{model}'", "Name it e.g. model.keras.")
     result = train(cfg, Path(args.data) if args.data else paths.data, model,
                    model.with_name("history.json"), reporter)
     reporter.info(f"validation accuracy {result.val_accuracy:.3f} after {result.epochs_run} epochs")

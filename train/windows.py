@@ -69,8 +69,10 @@ def make_windows(dataset: Dataset, split: str, labels: list[str], size: int, hop
     channels = len(dataset.axes)
     if not xs:
         shortest = min((r.samples for r in dataset.split(split)), default=0)
+        count = len(dataset.split(split))
+        todo = (f"Collect some recordings into it (tinyml collect --split {split})." if count == 0
+                else "Record longer or lower window.size.")
         raise expected(f"recordings of at least window.size={size} samples in the '{split}' split",
-                       f"{len(dataset.split(split))} recording(s), the shortest {shortest} samples",
-                       "Record longer or lower window.size.")
+                       f"{count} recording(s), the shortest {shortest} samples", todo)
     x = np.stack(xs).astype(np.float32).reshape(-1, size, 1, channels)
     return Windows(x, np.asarray(ys, dtype=np.int64), tuple(labels))
