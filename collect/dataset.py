@@ -213,8 +213,7 @@ class DatasetWriter:
     """Adds recordings to a dataset folder, keeping the manifest valid after every file."""
 
     def __init__(self, root: str | Path):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = Path(root)  # created with the first recording, so a failed start leaves nothing
         self.recordings: list[Recording] = []
         manifest = self.root / MANIFEST
         if manifest.is_file():
