@@ -12,7 +12,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
 import tinyml
@@ -20,10 +19,10 @@ from tinyml.artifacts import atomic_dir, versions
 from tinyml.codegen.c_names import c_identifier, hex_rows
 from tinyml.codegen.ops import RESOLVER_METHODS
 from tinyml.errors import expected
-from tinyml.firmware import TEMPLATES
+from tinyml.firmware import render_tree
 from tinyml.quantize import flatbuffer
 from tinyml.quantize.inspect import inspect, unsupported_error
-from tinyml.quantize.tflm import Runner
+from tinyml.quantize.tflm import Runner, seeded_inputs
 
 MARKER = ".tinyml-generated"
 _C_TYPES = {"INT8": ("int8_t", np.int8), "UINT8": ("uint8_t", np.uint8), "INT16": ("int16_t", np.int16)}
@@ -46,10 +45,8 @@ def plan_arena(measured: int, percent: int, minimum: int) -> ArenaPlan:
 def _check_vectors(raw: bytes, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded input and TFLM's output for it, for the on-device self-check."""
     runner = Runner(raw)
-    info = np.iinfo(runner.input["dtype"])
-    rng = np.random.default_rng(seed)
-    sample = rng.integers(info.min, info.max + 1, size=runner.input["shape"], dtype=runner.input["dtype"])
-    return sample.reshape(-1), runner.invoke(sample).reshape(-1)
+    sample = seeded_inputs(runner, 1, seed)[0]
+    return sample, runner.invoke(sample).reshape(-1)
 
 
 def write_marker(folder: Path, kind: str, summary: dict | None = None) -> None:
@@ -79,20 +76,6 @@ def prepare_out_dir(out: Path, kind: str) -> None:
     if found != kind:
         raise expected(f"a folder for a {kind} output", f"'{out}' holds tinyml's {found} output",
                        "Choose another -o folder.")
-
-
-def render_tree(board: str, out: Path, values: dict) -> list[Path]:
-    root = TEMPLATES / board
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, autoescape=False)
-    written = []
-    for template in sorted(p for p in root.rglob("*.j2")):
-        rel = template.relative_to(root)
-        target = out / rel.with_suffix("")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(env.get_template(rel.as_posix()).render(**values))
-        written.append(target)
-    return written
 
 
 def generate(model_path: Path, out: Path, *, board: str = "nano33ble", margin_percent: int = 15,

@@ -34,7 +34,6 @@ class LinesCapture:
     values: np.ndarray  # float64 [samples, channels]
     rate_hz: int
     skipped_lines: int
-    measured_rate_hz: float | None
 
 
 class LineReader:
@@ -68,23 +67,18 @@ class LineReader:
             self._pending += data
 
     def measure_rate(self, window_s: float = 2.0) -> tuple[float, list[list[float]]]:
-        """Lines per second over `window_s` of arrivals; the lines read meanwhile are returned too."""
-        first = self.next_values()
+        """Lines per second over `window_s` of arrivals (the lines read meanwhile only measure)."""
+        self.next_values()
         start = time.monotonic()
-        rows = [first]
+        lines = 0
         while time.monotonic() - start < window_s:
-            rows.append(self.next_values())
-        elapsed = time.monotonic() - start
-        return (len(rows) - 1) / elapsed, rows
+            self.next_values()
+            lines += 1
+        return lines / (time.monotonic() - start)
 
-    def capture(self, samples: int, rate_hz: int | None, progress=None, window_s: float = 2.0) -> LinesCapture:
-        measured = None
+    def capture(self, samples: int, rate_hz: int, progress=None) -> LinesCapture:
+        """The next `samples` data lines (measure the rate first with `measure_rate`)."""
         rows: list[list[float]] = []
-        if rate_hz is None:
-            measured, warmup = self.measure_rate(window_s)
-            rate_hz = max(1, round(measured))
-            rows = []  # the warm-up lines only measured the rate; the recording starts now
-            del warmup
         while len(rows) < samples:
             rows.append(self.next_values())
             if progress:
@@ -93,4 +87,4 @@ class LineReader:
         if len(widths) != 1:
             raise expected("the same number of values on every line", f"lines with {sorted(widths)} values",
                            "Fix the sketch's output format.")
-        return LinesCapture(np.asarray(rows, dtype=np.float64), rate_hz, self.skipped, measured)
+        return LinesCapture(np.asarray(rows, dtype=np.float64), rate_hz, self.skipped)

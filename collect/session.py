@@ -113,16 +113,13 @@ def _collect_lines(args, port, writer: DatasetWriter, reporter, done: list[str])
     reader = LineReader(port, timeout_s=args.timeout)
     for _ in range(args.count):
         name = writer.next_name(args.label)
-        rate = args.rate
-        if rate is None and not done:
+        if args.rate is None:  # measured once, before the first recording
             reporter.info("measuring the sample rate over 2 s (pass --rate to set it)")
-        wanted = int(round(args.seconds * (rate or 1)))
-        if rate is None:
-            measured, _ = reader.measure_rate()
-            rate = max(1, round(measured))
-            args.rate = rate
-            wanted = int(round(args.seconds * rate))
-            reporter.info(f"measured {measured:.1f} lines/s: recording at {rate} Hz")
+            measured = reader.measure_rate()
+            args.rate = max(1, round(measured))
+            reporter.info(f"measured {measured:.1f} lines/s: recording at {args.rate} Hz")
+        rate = args.rate
+        wanted = int(round(args.seconds * rate))
         if wanted < 1:
             raise BadInput(f"Expected --seconds of at least one sample at {rate} Hz. Received: {args.seconds:g}.")
         cap = reader.capture(wanted, rate, lambda d, t, extra: reporter.progress(name, d, t, extra))

@@ -39,7 +39,8 @@ def _on_device(args, model: Path, cfg) -> int:
     import serial
 
     from tinyml.errors import expected
-    from tinyml.evaluate.device import check, seeded_inputs
+    from tinyml.evaluate.device import check
+    from tinyml.quantize.tflm import seeded_inputs
     from tinyml.evaluate.protocol import Device
     from tinyml.quantize import flatbuffer
     from tinyml.quantize.tflm import Runner

@@ -13,18 +13,6 @@ from tinyml.evaluate.protocol import Device
 from tinyml.quantize.tflm import Runner
 
 
-def seeded_inputs(runner: Runner, count: int, seed: int) -> np.ndarray:
-    """`count` seeded random inputs in the model's input type, as raw bytes per row."""
-    shape, dtype = runner.input["shape"], np.dtype(runner.input["dtype"])
-    rng = np.random.default_rng(seed)
-    if dtype.kind == "i":
-        info = np.iinfo(dtype)
-        values = rng.integers(info.min, info.max + 1, size=(count, int(np.prod(shape))), dtype=dtype)
-    else:
-        values = rng.normal(0.0, 1.5, size=(count, int(np.prod(shape)))).astype(dtype)
-    return values
-
-
 def check(device: Device, model_bytes: bytes, inputs: np.ndarray) -> dict:
     """Run every input on the device and on the host; report agreement and the device's numbers."""
     # Ask for it: pyserial's socket:// discards what arrived before open() returned, which can be

@@ -148,6 +148,18 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> li
     return m.tolist()
 
 
+def seeded_inputs(runner: Runner, count: int, seed: int) -> np.ndarray:
+    """`count` seeded random inputs in the model's input type, as raw bytes per row."""
+    shape, dtype = runner.input["shape"], np.dtype(runner.input["dtype"])
+    rng = np.random.default_rng(seed)
+    if dtype.kind == "i":
+        info = np.iinfo(dtype)
+        values = rng.integers(info.min, info.max + 1, size=(count, int(np.prod(shape))), dtype=dtype)
+    else:
+        values = rng.normal(0.0, 1.5, size=(count, int(np.prod(shape)))).astype(dtype)
+    return values
+
+
 class Runner:
     """Runs a model in the TFLM interpreter, one sample at a time (as on the device)."""
 

@@ -13,7 +13,7 @@ from tinyml.codegen.aot.host import compile_host, run_host
 from tinyml.collect.dataset import load
 from tinyml.quantize import flatbuffer
 from tinyml.quantize.inspect import inspect
-from tinyml.quantize.tflm import Runner, quantize
+from tinyml.quantize.tflm import Runner, quantize, seeded_inputs
 from tinyml.train.windows import project_windows
 
 import models
@@ -24,21 +24,13 @@ M4F = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-
        "-ffunction-sections", "-fdata-sections", "-Wall", "-Wextra", "-Werror"]
 
 
-def random_inputs(runner: Runner, n: int, seed: int = 0) -> np.ndarray:
-    shape, dtype = runner.input["shape"], np.dtype(runner.input["dtype"])
-    rng = np.random.default_rng(seed)
-    if dtype == np.int8:
-        return rng.integers(-128, 128, size=(n, int(np.prod(shape))), dtype=np.int8)
-    return rng.normal(0, 1.5, size=(n, int(np.prod(shape)))).astype(dtype)
-
-
 def assert_parity(model_path, workdir, real_inputs=None) -> np.ndarray:
     """Generate, compile, run RANDOM_INPUTS seeded inputs plus `real_inputs`; return the AOT outputs."""
     tool("gcc")
     generate_aot(model_path, workdir / "gen")
     exe = compile_host(workdir / "gen", workdir / "runner")
     runner = Runner(model_path.read_bytes())
-    inputs = random_inputs(runner, RANDOM_INPUTS)
+    inputs = seeded_inputs(runner, RANDOM_INPUTS, 0)
     if real_inputs is not None:
         inputs = np.concatenate([inputs, np.asarray(real_inputs, dtype=inputs.dtype).reshape(len(real_inputs), -1)])
     expected = np.stack([runner.invoke(x.reshape(runner.input["shape"])).reshape(-1) for x in inputs])
