@@ -7,10 +7,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := gcc gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+APT_PACKAGES := gcc gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm espeak-ng
 PYTEST_ARGS ?=
 
-.PHONY: setup system python offline demo test bench clean
+.PHONY: setup system python offline demo demo-kws test bench clean
 
 setup: system python offline
 
@@ -46,6 +46,11 @@ offline: $(VENV)/.installed system
 demo: setup
 	$(BIN)/tinyml demo
 
+# Keyword spotting on espeak-ng speech; KWS_WAVS are real recordings to classify and stream.
+KWS_WAVS ?=
+demo-kws: setup
+	$(BIN)/tinyml demo --task kws --dir tinyml-demo-kws $(if $(strip $(KWS_WAVS)),--wav $(KWS_WAVS))
+
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -54,6 +59,8 @@ bench: setup
 	$(BIN)/python benchmarks/aot_memory.py
 	$(BIN)/python benchmarks/emulator.py
 	$(BIN)/python benchmarks/collect_throughput.py
+	$(BIN)/python benchmarks/frontend.py
+	$(BIN)/python benchmarks/keywords.py
 
 clean:
-	rm -rf $(VENV) tinyml-demo .pytest_cache
+	rm -rf $(VENV) tinyml-demo tinyml-demo-kws .pytest_cache

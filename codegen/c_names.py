@@ -27,3 +27,16 @@ def hex_rows(data: bytes, per_row: int = 12) -> list[str]:
     """The bytes as rows of `0x..` literals, each row ending with a comma."""
     return [", ".join(f"0x{b:02x}" for b in data[i:i + per_row]) + ","
             for i in range(0, len(data), per_row)]
+
+
+def c_float(value: float) -> str:
+    """A C float literal that reads back as exactly float32(value) ("1.0f", never "1f")."""
+    import numpy as np
+
+    v = np.float32(value)
+    if not np.isfinite(v):
+        raise expected("a finite float for a C table", value)
+    text = f"{v.item():.9g}"
+    if not any(c in text for c in ".e"):
+        text += ".0"
+    return text + "f"

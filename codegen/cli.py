@@ -1,4 +1,8 @@
-"""`tinyml codegen MODEL.tflite -o DIR`: the model as C plus a PlatformIO project."""
+"""`tinyml codegen MODEL.tflite -o DIR`: the model as C plus a PlatformIO project.
+
+A keyword-spotting model (trained by tinyml, its labels and front end recorded beside it) gets
+the KWS application instead: the C log-mel front end, the AOT-compiled model and the streaming
+detector, for the board (PDM microphone) and the emulator (audio over the UART)."""
 
 from __future__ import annotations
 
@@ -26,6 +30,20 @@ def run(args, reporter) -> int:
     cfg = config.load(args.project, flags=flags_of(args))
     paths = ProjectPaths(Path(args.project))
     model = Path(args.model) if args.model else paths.int8_model
+    from tinyml.train.frontend import read_audio_meta
+
+    meta = read_audio_meta(model) if model.is_file() else None
+    if meta is not None:
+        from tinyml.codegen.kws import write_kws_project
+        from tinyml.evaluate.kws_stream import stream_params
+
+        labels, params = meta
+        summary = write_kws_project(model, Path(args.out) if args.out else paths.firmware, labels, params,
+                                    stream_params(config.load(args.project, flags={"project.task": "kws"})))
+        reporter.info(f"keyword spotting: {params.kind} front end, labels {', '.join(labels)}; "
+                      f"AOT arena {summary['arena_bytes']:,} B; environments {', '.join(summary['environments'])}")
+        print(summary["project"])
+        return 0
     if args.backend == "aot":
         from tinyml.codegen.aot.generate import generate_aot
 

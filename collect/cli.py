@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyml import config
+from tinyml.collect.keywords import DEFAULT_PER_CLASS as KEYWORDS_PER_CLASS
 from tinyml.collect.synthetic import DEFAULT_PER_CLASS
 from tinyml.paths import ProjectPaths
 from tinyml.project_cli import add_option_flags, flags_of
@@ -18,8 +19,9 @@ from tinyml.project_cli import add_option_flags, flags_of
 
 def add_arguments(p) -> None:
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--builtin", choices=["gestures"],
-                        help="generate the built-in, seeded 6-axis IMU gesture recordings")
+    source.add_argument("--builtin", choices=["gestures", "keywords"],
+                        help="generate built-in, seeded data: 6-axis IMU gestures, or 1 s keyword clips "
+                             "spoken by espeak-ng (labels from project.labels)")
     source.add_argument("--port", help="the board: a serial port or any pyserial URL (socket://, loop://); "
                                        "default: the Nano 33 BLE found by its USB IDs")
     source.add_argument("--emulate", action="store_true",
@@ -38,8 +40,9 @@ def add_arguments(p) -> None:
                    help="binary: tinyml's framed protocol (default); lines: numbers as text, one sample per line")
     p.add_argument("--rate", type=int, help="with --format lines: the sample rate in Hz (default: measured)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds without data before giving up (default: 5)")
-    p.add_argument("--per-class", type=int, default=DEFAULT_PER_CLASS,
-                   help=f"with --builtin: recordings per gesture (default: {DEFAULT_PER_CLASS})")
+    p.add_argument("--per-class", type=int,
+                   help=f"with --builtin: recordings per class (default: {DEFAULT_PER_CLASS} gestures, "
+                        f"{KEYWORDS_PER_CLASS} keyword clips)")
     add_option_flags(p, ["project.seed"])
 
 
@@ -56,11 +59,15 @@ def run(args, reporter) -> int:
     cfg = config.load(args.project, flags=flags_of(args))
     out = Path(args.out) if args.out else ProjectPaths(Path(args.project)).data
     if args.builtin:
+        from tinyml.collect.keywords import write_keywords
         from tinyml.collect.synthetic import write_gestures
 
-        write_gestures(out, per_class=args.per_class, seed=cfg["project.seed"],
-                       labels=tuple(cfg["project.labels"]), reporter=reporter)
-        reporter.info(f"wrote {args.per_class * len(cfg['project.labels'])} recordings to {out}")
+        write, default = ((write_keywords, KEYWORDS_PER_CLASS) if args.builtin == "keywords"
+                          else (write_gestures, DEFAULT_PER_CLASS))
+        per_class = args.per_class or default
+        write(out, per_class=per_class, seed=cfg["project.seed"], labels=tuple(cfg["project.labels"]),
+              reporter=reporter)
+        reporter.info(f"wrote {per_class * len(cfg['project.labels'])} recordings to {out}")
         print(out)
         return 0
     import re

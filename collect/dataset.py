@@ -209,10 +209,18 @@ def _wav_bytes(signal: np.ndarray, rate: int) -> bytes:
     return buf.getvalue()
 
 
-class DatasetWriter:
-    """Adds recordings to a dataset folder, keeping the manifest valid after every file."""
+def _stem(rel: str) -> str:
+    return rel.split("/")[-1].rsplit(".", 1)[0]
 
-    def __init__(self, root: str | Path):
+
+class DatasetWriter:
+    """Adds recordings to a dataset folder, keeping the manifest valid after every file.
+
+    `manifest_every=N` rewrites the manifest after every N-th recording instead (bulk writers such
+    as the built-in data, which call flush() at the end): the manifest of thousands of clips is
+    then written tens of times, not thousands."""
+
+    def __init__(self, root: str | Path, manifest_every: int = 1):
         self.root = Path(root)  # created with the first recording, so a failed start leaves nothing
         self.recordings: list[Recording] = []
         manifest = self.root / MANIFEST
@@ -220,6 +228,9 @@ class DatasetWriter:
             self.recordings = list(load(self.root).recordings)
         # One JSON line per recording, encoded once: rewriting the manifest stays cheap.
         self._lines = [json.dumps(r.to_json()) for r in self.recordings]
+        self._names = {(r.label, _stem(r.file)) for r in self.recordings}
+        self._every = max(1, manifest_every)
+        self._pending = 0
 
     def check_compatible(self, sensor: str, sample_rate: int, axes: tuple[str, ...]) -> None:
         """Refuse a recording the dataset could not load beside the ones it has."""
@@ -233,9 +244,8 @@ class DatasetWriter:
 
     def next_name(self, label: str) -> str:
         """The first free '<label>-NNNN' name."""
-        taken = {r.file.split("/")[-1].rsplit(".", 1)[0] for r in self.recordings if r.label == label}
         k = 0
-        while f"{label}-{k:04d}" in taken:
+        while (label, f"{label}-{k:04d}") in self._names:
             k += 1
         return f"{label}-{k:04d}"
 
@@ -245,7 +255,7 @@ class DatasetWriter:
             quality: dict | None = None) -> Recording:
         if split not in SPLITS:
             raise expected(f"split one of {{{', '.join(SPLITS)}}}", repr(split))
-        if any(r.file.split("/")[-1].rsplit(".", 1)[0] == name and r.label == label for r in self.recordings):
+        if (label, name) in self._names:
             raise BadInput(f"Expected a new recording name. Received: '{label}/{name}' already in the dataset.")
         signal = np.asarray(signal)
         if sensor == "mic":
@@ -263,10 +273,19 @@ class DatasetWriter:
                         int(signal.shape[0]), sha256_file(path), quality)
         self.recordings.append(rec)
         self._lines.append(json.dumps(rec.to_json()))
-        self.write_manifest()
+        self._names.add((label, name))
+        self._pending += 1
+        if self._pending >= self._every:
+            self.write_manifest()
         return rec
 
+    def flush(self) -> None:
+        """Write the manifest if recordings were added since it was last written."""
+        if self._pending:
+            self.write_manifest()
+
     def write_manifest(self) -> None:
+        self._pending = 0
         body = ",\n    ".join(self._lines)
         write_text(self.root / MANIFEST,
                    f'{{\n  "format": "{FORMAT}",\n  "version": {VERSION},\n'

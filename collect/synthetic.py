@@ -183,7 +183,7 @@ def write_gestures(root: str | Path, *, per_class: int = DEFAULT_PER_CLASS, seed
     if (root / "manifest.json").exists():
         raise expected(f"an empty folder for the built-in dataset", f"'{root}' already holds a dataset",
                        "Choose another folder or delete it.")
-    writer = DatasetWriter(root)
+    writer = DatasetWriter(root, manifest_every=250)
     total = per_class * len(labels)
     done = 0
     for class_index, name in enumerate(labels):
@@ -195,4 +195,5 @@ def write_gestures(root: str | Path, *, per_class: int = DEFAULT_PER_CLASS, seed
                        sample_rate=RATE_HZ, signal=signal, axes=IMU_AXES, units=IMU_UNITS)
             done += 1
             reporter.progress("generating", done, total)
+    writer.flush()
     return root

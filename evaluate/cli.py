@@ -1,4 +1,5 @@
-"""`tinyml evaluate MODEL.tflite`: host-side accuracy of the int8 model, run in the TFLM interpreter."""
+"""`tinyml evaluate MODEL.tflite`: host-side accuracy of the int8 model, run in the TFLM interpreter;
+`--wav FILE...` classifies recordings with a keyword-spotting model; `--port` checks a device."""
 
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ def add_arguments(p) -> None:
                                   "socket://127.0.0.1:PORT for QEMU or Renode): compare its outputs with the host's TFLM")
     p.add_argument("--inputs", type=int, default=8, help="with --port: seeded random inputs to send (default: 8)")
     p.add_argument("--timeout", type=float, default=60.0, help="with --port: seconds to wait for each answer")
+    p.add_argument("--wav", nargs="+", metavar="FILE", help="keyword spotting: classify these recordings "
+                   "(16-bit mono WAV) and print each one's label and scores")
+    p.add_argument("--frontend", choices=["logmel", "tflm"], help="with --wav: the audio front end (default: what "
+                   "the model was trained with, or frontend.kind)")
+    p.add_argument("--labels", help="with --wav: class names in output order, comma separated (default: "
+                   "recorded beside the model, or project.labels)")
+    p.add_argument("--preprocessor", help="with --frontend tflm: TFLM's audio_preprocessor_int8.tflite "
+                   "(default: beside the model)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -27,11 +36,25 @@ def run(args, reporter) -> int:
 
     cfg = config.load(args.project, flags=flags_of(args))
     paths = ProjectPaths(Path(args.project))
+    if args.wav:
+        return _wavs(args, Path(args.model) if args.model else paths.int8_model, cfg)
     if args.port:
         return _on_device(args, Path(args.model) if args.model else paths.int8_model, cfg)
     result = evaluate_tflite(cfg, Path(args.model) if args.model else paths.int8_model,
                              Path(args.data) if args.data else paths.data, args.split)
     print(json.dumps(result, indent=2) if args.json else render(result))
+    return 0
+
+
+def _wavs(args, model: Path, cfg) -> int:
+    from tinyml.evaluate.wav import classify_wavs, render, resolve
+
+    labels = [v.strip() for v in args.labels.split(",") if v.strip()] if args.labels else None
+    labels, params = resolve(model, cfg, labels, args.frontend)
+    results = classify_wavs(model, [Path(w) for w in args.wav], labels, params,
+                            Path(args.preprocessor) if args.preprocessor else None)
+    print(json.dumps({"model": str(model), "frontend": params.to_json(), "results": results}, indent=2)
+          if args.json else render(results, params))
     return 0
 
 

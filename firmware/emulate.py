@@ -87,8 +87,12 @@ def qemu_command(elf: Path, port: int, plugin: list[str] | None = None) -> list[
             "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on", *(plugin or []), "-kernel", str(elf)]
 
 
-def plugin_args(elf: Path, counts: Path) -> list[str] | None:
-    """`-plugin` arguments that count instructions between the firmware's markers into `counts`."""
+def plugin_args(elf: Path, counts: Path, spans: dict[str, tuple[str, str]] | None = None) -> list[str] | None:
+    """`-plugin` arguments that count instructions between the firmware's markers into `counts`.
+
+    Without `spans`: one span, tinyml_mark_begin .. tinyml_mark_end, one count per line.
+    With `spans` ({tag: (begin symbol, end symbol)}): one "TAG COUNT" line per span run.
+    None when the plugin cannot be built or a marker is missing from the ELF."""
     from elftools.elf.elffile import ELFFile
 
     from tinyml.firmware.offline import build_icount_plugin
@@ -96,13 +100,32 @@ def plugin_args(elf: Path, counts: Path) -> list[str] | None:
     plugin = build_icount_plugin()
     if plugin is None:
         return None
+    names = spans or {"": ("tinyml_mark_begin", "tinyml_mark_end")}
     with open(elf, "rb") as f:
         symbols = ELFFile(f).get_section_by_name(".symtab")
-        marks = {name: symbols.get_symbol_by_name(name) for name in ("tinyml_mark_begin", "tinyml_mark_end")}
-        if not all(marks.values()):
+        found = {name: symbols.get_symbol_by_name(name) for pair in names.values() for name in pair}
+        if not all(found.values()):
             return None
-        begin, end = (marks[n][0]["st_value"] & ~1 for n in ("tinyml_mark_begin", "tinyml_mark_end"))
-    return ["-plugin", f"{plugin},begin={begin:#x},end={end:#x},out={counts}"]
+        address = {name: found[name][0]["st_value"] & ~1 for name in found}  # without the Thumb bit
+    if spans is None:
+        begin, end = names[""]
+        return ["-plugin", f"{plugin},begin={address[begin]:#x},end={address[end]:#x},out={counts}"]
+    args = ",".join(f"span={tag}:{address[b]:#x}:{address[e]:#x}" for tag, (b, e) in spans.items())
+    return ["-plugin", f"{plugin},{args},out={counts}"]
+
+
+def read_counts(counts: Path) -> dict[str, list[int]]:
+    """The plugin's output as {tag: [count, ...]} in order ("" for the untagged span); {} if absent."""
+    result: dict[str, list[int]] = {}
+    if not counts.is_file():
+        return result
+    for line in counts.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 1:
+            result.setdefault("", []).append(int(parts[0]))
+        elif len(parts) == 2:
+            result.setdefault(parts[0], []).append(int(parts[1]))
+    return result
 
 
 @contextlib.contextmanager

@@ -1,4 +1,8 @@
-"""`tinyml emulate MODEL.tflite [--json]`: the model's firmware on QEMU's Cortex-M4, checked against TFLM."""
+"""`tinyml emulate MODEL.tflite [--json]`: the model's firmware on QEMU's Cortex-M4, checked against TFLM.
+
+With `--wav FILE...` (a keyword-spotting model) the KWS application runs instead: the C front end,
+the model and the detector, fed the recordings over the emulated UART, its detections compared with
+the host reference (librosa + TFLM interpreter)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,12 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the inputs (default: 0)")
     p.add_argument("--timeout", type=float, default=60.0,
                    help="seconds to wait for each answer before calling the firmware hung (default: 60)")
+    p.add_argument("--wav", nargs="+", metavar="FILE", help="keyword spotting: stream these recordings (16-bit "
+                   "mono WAV) to the KWS firmware and compare its detections with the host's")
+    p.add_argument("-C", "--project", default=".", help="with --wav: project folder whose [kws] settings apply "
+                   "(default: .)")
+    p.add_argument("--uart-ms", type=int, default=0, help="with --wav: milliseconds of each stream sent as text "
+                   "over the UART; the rest goes through semihosting, which is faster (default: 0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -51,6 +61,50 @@ def run(args, reporter) -> int:
                        f"{args.seed}, {args.timeout:g}.")
     model = Path(args.model)
     out = Path(args.out) if args.out else Path("build") / "emulator" / model.stem
+    if args.wav:
+        return _kws(args, model, out, reporter)
     result = emulate(model, out, inputs=args.inputs, seed=args.seed, timeout_s=args.timeout, reporter=reporter)
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0 if result["outputs_match_host"] else 1
+
+
+def _kws(args, model: Path, out: Path, reporter) -> int:
+    from tinyml import config
+    from tinyml.errors import expected, require_file
+    from tinyml.evaluate.kws_stream import stream_params
+    from tinyml.firmware.emulate_kws import emulate_kws
+    from tinyml.train.frontend import read_audio_meta
+
+    meta = read_audio_meta(require_file(model, "an int8 .tflite model"))
+    if meta is None:
+        raise expected("a keyword-spotting model trained by tinyml (labels and front end recorded beside it)",
+                       f"'{model}' without them", "Train and quantize it with project.task = \"kws\".")
+    if args.uart_ms < 0:
+        raise expected("--uart-ms >= 0", args.uart_ms)
+    labels, params = meta
+    cfg = config.load(args.project, flags={"project.task": "kws"})
+    result = emulate_kws(model, [Path(w) for w in args.wav], out, labels, params, stream_params(cfg),
+                         reporter=reporter, uart_ms=args.uart_ms, seed=args.seed, timeout_s=args.timeout)
+    print(json.dumps(result, indent=2) if args.json else render_kws(result))
+    return 0 if result["detections_match"] else 1
+
+
+def render_kws(r: dict) -> str:
+    same = "identical to" if r["detections_match"] else "DIFFERENT from"
+    lines = [f"{r['model']}: KWS firmware on QEMU; detections {same} the host reference; "
+             f"{r['scores_identical_fraction']:.1%} of {r['inferences']} inferences with identical int8 scores"]
+    width = max(len(s["wav"]) for s in r["streams"])
+    for s in r["streams"]:
+        found = ", ".join(f"{d['label']} at {d['time_ms']} ms ({d['score']})" for d in s["detections_device"]) or "none"
+        lines.append(f"  {s['wav']:<{width}}  device: {found}")
+    fe, net = r["frontend_instructions_per_frame"], r["network_instructions_per_inference"]
+    lat = r["latency_ms_at_64mhz"]
+    lines += [
+        f"  front end   {fe:,} instructions per frame ({lat['frontend']:.2f} ms at 64 MHz; {r['instruction_counter']})",
+        f"  network     {net:,} instructions per inference ({lat['network']:.1f} ms at 64 MHz)",
+        f"  real time   {r['realtime_load_at_64mhz']:.0%} of a 64 MHz core (a frame every hop, the model every "
+        f"{r['stream_params']['infer_every']} hops)",
+        f"  memory      flash {r['flash_bytes']:,} B, RAM {r['ram_bytes']:,} B + stack {r['stack_bytes']:,} B "
+        f"(budget {r['flash_budget']:,} / {r['ram_budget']:,} B)",
+    ]
+    return "\n".join(lines)

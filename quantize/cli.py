@@ -1,4 +1,4 @@
-"""`tinyml quantize`: model.keras -> model_int8.tflite, with the accuracy drop measured in TFLM."""
+"""`tinyml quantize`: model.keras -> model_int8.tflite (PTQ or QAT), with the accuracy drop measured in TFLM."""
 
 from __future__ import annotations
 
@@ -14,19 +14,19 @@ def add_arguments(p) -> None:
     p.add_argument("--model", help="trained model (default: <project>/build/model.keras)")
     p.add_argument("--data", help="dataset folder (default: <project>/data)")
     p.add_argument("-o", "--out", help="int8 model (default: <project>/build/model_int8.tflite)")
-    add_option_flags(p, ["quantize.representative_samples", "project.seed"])
+    add_option_flags(p, ["quantize.mode", "quantize.qat_epochs", "quantize.representative_samples", "project.seed"])
 
 
 def run(args, reporter) -> int:
-    from tinyml.quantize.ptq import quantize_ptq
+    from tinyml.quantize.ptq import quantize_model
 
     cfg = config.load(args.project, flags=flags_of(args))
     paths = ProjectPaths(Path(args.project))
     out = Path(args.out) if args.out else paths.int8_model
-    result = quantize_ptq(cfg, Path(args.model) if args.model else paths.keras_model,
+    result = quantize_model(cfg, Path(args.model) if args.model else paths.keras_model,
                           Path(args.data) if args.data else paths.data, out,
                           out.with_name("quantize.json"), reporter)
-    reporter.info(f"test accuracy: float {result.float_accuracy:.3f}, int8 (TFLM) {result.int8_accuracy:.3f}, "
+    reporter.info(f"test accuracy ({result.mode}): float {result.float_accuracy:.3f}, int8 (TFLM) {result.int8_accuracy:.3f}, "
                   f"drop {result.float_accuracy - result.int8_accuracy:+.3f} on {result.test_windows} windows")
     print(result.tflite_path)
     return 0

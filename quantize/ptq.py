@@ -1,4 +1,4 @@
-"""Full-int8 post-training quantization, checked by running the result in TFLM.
+"""Full-int8 quantization (post-training, or after quantization-aware training), checked by running the result in TFLM.
 
 Inputs and outputs are int8 too, so the firmware never touches a float tensor.
 The accuracy drop is measured on the held-out test split: the float model in
@@ -33,9 +33,10 @@ class QuantizeResult:
     test_windows: int
     confusion: list[list[int]]  # int8, rows = true label, columns = predicted
     labels: list[str]
+    mode: str = "ptq"
 
     def to_json(self) -> dict:
-        return {"model": str(self.tflite_path), "float_accuracy": self.float_accuracy,
+        return {"model": str(self.tflite_path), "mode": self.mode, "float_accuracy": self.float_accuracy,
                 "int8_accuracy": self.int8_accuracy, "accuracy_drop": self.float_accuracy - self.int8_accuracy,
                 "float_int8_agreement": self.agreement, "test_windows": self.test_windows,
                 "labels": self.labels, "confusion_int8": self.confusion}
@@ -77,8 +78,39 @@ def convert_int8(model, calibration: np.ndarray, *, per_channel: bool = True, pe
             raise TinymlError(f"TFLite conversion failed: {exc}") from exc
 
 
-def quantize_ptq(config: Config, keras_path: Path, data_dir: Path, out_path: Path,
-                 report_path: Path, reporter: Reporter = SILENT) -> QuantizeResult:
+def quantization_aware(config: Config, model, train_w: Windows, val_w: Windows, reporter: Reporter = SILENT):
+    """Fine-tune `model` with fake quantization in the graph (tensorflow-model-optimization, on tf_keras),
+    so its weights settle where int8 rounds them; the converter then takes the learned ranges."""
+    tf, keras = tfload.load()
+    with warnings.catch_warnings(), captured_fd2():
+        warnings.simplefilter("ignore")
+        import tensorflow_model_optimization as tfmot
+
+        tfload.set_seed(config["project.seed"])
+        try:
+            qmodel = tfmot.quantization.keras.quantize_model(model)
+        except (ValueError, RuntimeError) as exc:
+            raise TinymlError(f"Quantization-aware training cannot wrap this model: {exc}") from None
+    epochs = config["quantize.qat_epochs"]
+    qmodel.compile(optimizer=keras.optimizers.Adam(config["model.learning_rate"] / 10),
+                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    class EpochLog(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            reporter.progress("quantization-aware training", epoch + 1, epochs,
+                              f"loss {logs.get('loss', 0):.3f} val_acc {logs.get('val_accuracy', 0):.3f}", every=True)
+
+    qmodel.fit(train_w.x, train_w.y, validation_data=(val_w.x, val_w.y), epochs=epochs,
+               batch_size=config["model.batch_size"], shuffle=True, verbose=0, callbacks=[EpochLog()])
+    return qmodel
+
+
+def quantize_model(config: Config, keras_path: Path, data_dir: Path, out_path: Path,
+                   report_path: Path, reporter: Reporter = SILENT, mode: str | None = None) -> QuantizeResult:
+    """Full int8 by `mode` (default: quantize.mode): ptq, or qat (fine-tune with fake quantization
+    first). The float accuracy is always the trained model's, so the drop is what int8 costs."""
+    mode = mode or config["quantize.mode"]
     keras_path = require_file(keras_path, "a trained .keras model", "Run `tinyml train` first.")
     dataset = load(data_dir)
     labels = list(config["project.labels"])
@@ -87,15 +119,18 @@ def quantize_ptq(config: Config, keras_path: Path, data_dir: Path, out_path: Pat
 
     tf, keras = tfload.load()
     model = keras.models.load_model(keras_path)
+    float_pred = np.argmax(model.predict(test_w.x, verbose=0), axis=1)
     calibration = representative(train_w, config["quantize.representative_samples"], config["project.seed"])
-    reporter.info(f"quantizing to int8 with {len(calibration)} calibration windows")
-    tflite = convert_int8(model, calibration)
+    to_convert = model
+    if mode == "qat":
+        to_convert = quantization_aware(config, model, train_w, project_windows(config, dataset, "val"), reporter)
+    reporter.info(f"quantizing to int8 ({mode}) with {len(calibration)} calibration examples")
+    tflite = convert_int8(to_convert, calibration)
     info = flatbuffer.parse(tflite, out_path)
     if info.float_ops or info.float_io:
         raise TinymlError("The converter left float tensors in the model; some op has no int8 kernel.")
 
-    float_pred = np.argmax(model.predict(test_w.x, verbose=0), axis=1)
-    reporter.info(f"running {len(test_w)} test windows through the TFLM interpreter")
+    reporter.info(f"running {len(test_w)} test examples through the TFLM interpreter")
     int8_pred = np.argmax(Runner(tflite).run_float(test_w.x), axis=1)
     result = QuantizeResult(
         tflite_path=out_path,
@@ -105,10 +140,20 @@ def quantize_ptq(config: Config, keras_path: Path, data_dir: Path, out_path: Pat
         test_windows=len(test_w),
         confusion=confusion_matrix(test_w.y, int8_pred, len(labels)),
         labels=labels,
+        mode=mode,
     )
     write_bytes(out_path, tflite)
     write_json(report_path, result.to_json())
+    extra = {"mode": mode, "calibration_windows": len(calibration)}
+    if config["project.task"] == "kws":
+        from tinyml.train.frontend import FrontendParams, audio_meta
+
+        extra.update(audio_meta(labels, FrontendParams.from_config(config)))
     write_provenance(out_path, seed=config["project.seed"],
-                     inputs={"keras_model_sha256": sha256_file(keras_path)},
-                     extra={"mode": "ptq", "calibration_windows": len(calibration)})
+                     inputs={"keras_model_sha256": sha256_file(keras_path)}, extra=extra)
     return result
+
+
+def quantize_ptq(config: Config, keras_path: Path, data_dir: Path, out_path: Path,
+                 report_path: Path, reporter: Reporter = SILENT) -> QuantizeResult:
+    return quantize_model(config, keras_path, data_dir, out_path, report_path, reporter, mode="ptq")

@@ -27,6 +27,7 @@ class Option:
     choices: tuple = ()
     minimum: float | None = None
     maximum: float | None = None
+    tasks: tuple[str, ...] = ()  # the tasks it applies to (empty: every task)
 
     @property
     def env(self) -> str:
@@ -42,26 +43,68 @@ class Option:
 
 
 GESTURES = ("idle", "punch", "flex", "wave", "circle")
+KWS_LABELS = ("silence", "unknown", "yes", "no")
+TASKS = ("gesture", "kws")
+KWS = ("kws",)
+GESTURE = ("gesture",)
 
 OPTIONS: tuple[Option, ...] = (
-    Option("project.task", str, "gesture", "what the model does", choices=("gesture",)),
-    Option("project.sensor", str, "imu", "which sensor feeds it", choices=("imu",)),
+    Option("project.task", str, "gesture", "what the model does: gesture (IMU) or kws (keyword spotting, audio)",
+           choices=TASKS),
+    Option("project.sensor", str, "imu", "which sensor feeds it", choices=("imu", "mic")),
     Option("project.labels", list, list(GESTURES), "class names, in model output order"),
     Option("project.sample_rate", int, 119, "sensor sample rate in Hz (the Nano 33 BLE Sense IMU runs at 119 Hz)", minimum=1),
     Option("project.board", str, "nano33ble", "target board", choices=("nano33ble",)),
     Option("project.seed", int, 1234, "seed for data generation, splits and training", minimum=0,
            maximum=2**32 - 1),
-    Option("window.size", int, 119, "samples per model input window", minimum=2),
-    Option("window.hop", int, 15, "samples between window starts when slicing recordings", minimum=1),
-    Option("model.architecture", str, "cnn", "model family", choices=("cnn",)),
+    Option("window.size", int, 119, "samples per model input window", minimum=2, tasks=GESTURE),
+    Option("window.hop", int, 15, "samples between window starts when slicing recordings", minimum=1, tasks=GESTURE),
+    Option("frontend.kind", str, "logmel", "audio features: logmel (librosa, and the same in C on the device) "
+           "or tflm (TFLM's micro_speech preprocessor)", choices=("logmel", "tflm"), tasks=KWS),
+    Option("frontend.window_ms", float, 30.0, "analysis window in milliseconds", minimum=1.0, tasks=KWS),
+    Option("frontend.hop_ms", float, 20.0, "milliseconds between feature frames", minimum=1.0, tasks=KWS),
+    Option("frontend.fft_size", int, 512, "FFT length (a power of two, at least the window)", minimum=16, tasks=KWS),
+    Option("frontend.mel_bands", int, 40, "mel bands per frame", minimum=1, tasks=KWS),
+    Option("frontend.fmin", float, 20.0, "lowest mel filter edge in Hz", minimum=0.0, tasks=KWS),
+    Option("frontend.fmax", float, 7600.0, "highest mel filter edge in Hz", minimum=1.0, tasks=KWS),
+    Option("frontend.log_floor", float, 1e-6, "mel power floor before the log (audio scaled to [-1, 1))",
+           minimum=0.0, tasks=KWS),
+    Option("frontend.clip_ms", int, 1000, "audio the model sees per inference, in milliseconds", minimum=1, tasks=KWS),
+    Option("kws.infer_every", int, 5, "feature frames (hops) between inferences on the device", minimum=1, tasks=KWS),
+    Option("kws.average", int, 3, "inferences whose scores are averaged before deciding", minimum=1, tasks=KWS),
+    Option("kws.threshold", int, 160, "smoothed score (0-255) a keyword needs to be detected", minimum=0,
+           maximum=255, tasks=KWS),
+    Option("kws.suppression_ms", int, 1000, "milliseconds after a detection during which no other is reported",
+           minimum=0, tasks=KWS),
+    Option("model.architecture", str, "cnn", "model family: cnn (gesture); dscnn or dscnn_small (kws)",
+           choices=("cnn", "dscnn", "dscnn_small")),
     Option("model.epochs", int, 40, "training epochs", minimum=1),
     Option("model.batch_size", int, 32, "training batch size", minimum=1),
     Option("model.learning_rate", float, 0.003, "Adam learning rate", minimum=0.0),
-    Option("quantize.mode", str, "ptq", "quantization method: full-int8 post-training", choices=("ptq",)),
-    Option("quantize.representative_samples", int, 200, "windows used to calibrate int8 ranges", minimum=1),
+    Option("quantize.mode", str, "ptq", "ptq: full-int8 post-training; qat: quantization-aware fine-tuning "
+           "(tensorflow-model-optimization), then full int8", choices=("ptq", "qat")),
+    Option("quantize.representative_samples", int, 200, "examples used to calibrate int8 ranges", minimum=1),
+    Option("quantize.qat_epochs", int, 5, "fine-tuning epochs for quantization-aware training", minimum=1),
     Option("codegen.arena_margin_percent", int, 15, "arena head-room over the measured TFLM arena, in percent", minimum=0),
     Option("codegen.arena_margin_min_bytes", int, 1024, "the smallest head-room, in bytes", minimum=0),
 )
+
+# Defaults that depend on project.task (an explicit value always wins).
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "kws": {"project.sensor": "mic", "project.labels": list(KWS_LABELS), "project.sample_rate": 16000,
+            "model.architecture": "dscnn_small", "model.epochs": 30, "model.batch_size": 64,
+            "model.learning_rate": 0.002},
+}
+# What each task accepts where an option's choices are shared between tasks.
+TASK_CHOICES: dict[str, dict[str, tuple]] = {
+    "gesture": {"project.sensor": ("imu",), "model.architecture": ("cnn",)},
+    "kws": {"project.sensor": ("mic",), "model.architecture": ("dscnn", "dscnn_small")},
+}
+
+
+def applies(opt: Option, task: str) -> bool:
+    return not opt.tasks or task in opt.tasks
+
 
 _BY_KEY = {o.key: o for o in OPTIONS}
 
@@ -155,7 +198,8 @@ def load(root: str | Path = ".", flags: Mapping[str, Any] | None = None,
     else:
         from_file = {}
     values, sources = {}, {}
-    for opt in OPTIONS:
+    for opt in OPTIONS:  # project.task comes first: the defaults of the rest depend on it
+        task_defaults = TASK_DEFAULTS.get(values.get("project.task"), {})
         if opt.key in flags:
             raw, src = flags[opt.key], "flag"
         elif opt.env in environ:
@@ -163,10 +207,20 @@ def load(root: str | Path = ".", flags: Mapping[str, Any] | None = None,
         elif opt.key in from_file:
             raw, src = from_file[opt.key], str(path)
         else:
-            raw, src = opt.default, "default"
+            raw, src = task_defaults.get(opt.key, opt.default), "default"
         values[opt.key] = _coerce(opt, raw, src)
         sources[opt.key] = src
+    _check_task(values, sources)
     return Config(values, sources, root)
+
+
+def _check_task(values: dict[str, Any], sources: dict[str, str]) -> None:
+    task = values["project.task"]
+    for key, allowed in TASK_CHOICES.get(task, {}).items():
+        if values[key] not in allowed:
+            raise expected(f"{key} in {{{', '.join(allowed)}}} for project.task = \"{task}\"",
+                           f"{values[key]!r} (from {sources[key]})",
+                           f"Change {key} or project.task.")
 
 
 def _toml_value(value: Any) -> str:
@@ -183,6 +237,8 @@ def render_toml(values: Mapping[str, Any]) -> str:
              "# by the environment variable TINYML_<SECTION>_<NAME>."]
     section = None
     for opt in OPTIONS:
+        if not applies(opt, values["project.task"]):
+            continue
         if opt.section != section:
             section = opt.section
             lines += ["", f"[{section}]"]

@@ -1,4 +1,4 @@
-"""`tinyml demo`: the main job, on built-in data, with no board.
+"""`tinyml demo`: the main job, on built-in data, with no board (`--task kws`: tinyml/demo_kws.py).
 
 Generates the built-in gesture dataset, trains, quantizes to int8, inspects the
 model in TFLM, generates the PlatformIO project and writes a report, each
@@ -23,6 +23,11 @@ def add_arguments(p) -> None:
     p.add_argument("--small", action="store_true",
                    help=f"a quick run for tests ({SMALL['per_class']} recordings per class, {SMALL['epochs']} epochs)")
     p.add_argument("--seed", type=int, default=1234, help="seed for data, splits and training (default: 1234)")
+    p.add_argument("--task", choices=["gesture", "kws"], default="gesture",
+                   help="gesture: IMU gestures (default); kws: keyword spotting with espeak-ng speech")
+    p.add_argument("--wav", nargs="+", metavar="FILE",
+                   help="with --task kws: real recordings (16 kHz mono WAV) to classify and stream to the emulated "
+                        "firmware (default: built-in test clips)")
 
 
 def _prepare(root: Path) -> None:
@@ -52,11 +57,22 @@ def run(args, reporter) -> int:
 
     from tinyml.collect.synthetic import DEFAULT_PER_CLASS
 
+    root = Path(args.dir)
+    if args.wav and args.task != "kws":
+        raise expected("--wav only with --task kws", f"--task {args.task}")
+    for wav in args.wav or []:  # refuse a bad recording before anything is written
+        from tinyml.config import TASK_DEFAULTS
+        from tinyml.evaluate.wav import read_wav
+
+        read_wav(Path(wav), TASK_DEFAULTS["kws"]["project.sample_rate"])
+    _prepare(root)
+    if args.task == "kws":
+        from tinyml.demo_kws import run as run_kws
+
+        return run_kws(args, reporter, root)
     size = dict(SMALL if args.small else FULL)
     size["per_class"] = size["per_class"] or DEFAULT_PER_CLASS
-    root = Path(args.dir)
     paths = ProjectPaths(root)
-    _prepare(root)
     clock = Stopwatch()
     cfg = config.load(root, flags={"project.seed": args.seed, "model.epochs": size["epochs"]}, read_file=False)
     write_text(paths.config, config.render_toml(cfg.values))

@@ -12,7 +12,7 @@ from tinyml.errors import expected
 def add_arguments(p) -> None:
     p.add_argument("directory", nargs="?", default=".", help="project folder (created if missing; default: .)")
     p.add_argument("--force", action="store_true", help="overwrite an existing tinyml.toml")
-    add_option_flags(p, ["project.seed", "window.size", "window.hop", "model.epochs"])
+    add_option_flags(p, ["project.task", "project.seed", "window.size", "window.hop", "model.epochs"])
 
 
 def add_option_flags(p, keys: list[str]) -> None:

@@ -75,7 +75,8 @@ class FrontendParams:
 
     @classmethod
     def from_config(cls, cfg) -> "FrontendParams":
-        return cls(**{name: cfg[f"frontend.{name}"] for name in cls.__dataclass_fields__}).checked()
+        values = {name: cfg[f"frontend.{name}"] for name in cls.__dataclass_fields__ if name != "sample_rate"}
+        return cls(sample_rate=cfg["project.sample_rate"], **values).checked()
 
     def checked(self) -> "FrontendParams":
         if self.kind not in KINDS:

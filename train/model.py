@@ -1,16 +1,26 @@
-"""The gesture model: a small 1-D CNN written with Conv2D (k, 1) kernels.
+"""Model families, by `model.architecture`.
 
-About 6 k parameters and well under 1 M multiply-accumulates per inference,
-so it fits the nRF52840 with room to spare. Global average pooling instead of
-Flatten keeps the converted graph free of SHAPE/STRIDED_SLICE ops.
+* cnn (gesture): a small 1-D CNN written with Conv2D (k, 1) kernels (tensorflow-model-optimization's
+  quantization-aware training does not support Conv1D). About 6 k parameters and well under 1 M
+  multiply-accumulates. Global average pooling instead of Flatten keeps the converted graph free of
+  SHAPE/STRIDED_SLICE ops.
+* dscnn (kws): a depthwise-separable CNN in the style of MLPerf Tiny's keyword-spotting reference:
+  a 10x4 convolution with stride 2, four blocks of 3x3 depthwise + 1x1 pointwise convolutions
+  (64 channels, batch norm, ReLU), average pooling over the whole map, one dense layer.
+* dscnn_small (kws): the same shape with 32 channels and three blocks, about a quarter of the
+  multiply-accumulates. (24 channels and two blocks measured 0.72 on the built-in test voices
+  against 0.96 for this one.)
+
+Batch norm sits between each convolution and its ReLU, so the converter folds it into the
+convolution and quantization-aware training sees the pattern it knows.
 """
 
 from __future__ import annotations
 
 
-def build_cnn(keras, window: int, channels: int, classes: int):
+def build_cnn(keras, input_shape: tuple[int, ...], classes: int):
     layers = keras.layers
-    inputs = keras.Input(shape=(window, 1, channels), name="imu")
+    inputs = keras.Input(shape=input_shape, name="imu")
     x = layers.Conv2D(16, (5, 1), padding="same", activation="relu")(inputs)
     x = layers.MaxPooling2D((2, 1))(x)
     x = layers.Conv2D(24, (5, 1), padding="same", activation="relu")(x)
@@ -22,4 +32,39 @@ def build_cnn(keras, window: int, channels: int, classes: int):
     return keras.Model(inputs, outputs, name="gesture_cnn")
 
 
-ARCHITECTURES = {"cnn": build_cnn}
+# Keras' default 0.99 left the moving statistics far from the batch statistics after the few hundred
+# steps a KWS run takes: validation sat at chance (0.25) while training accuracy was 0.75.
+BN_MOMENTUM = 0.9
+
+
+def _ds_cnn(keras, input_shape, classes: int, channels: int, blocks: int, name: str):
+    layers = keras.layers
+    inputs = keras.Input(shape=input_shape, name="logmel")
+    # "valid": zero padding would put a frame of log(0-ish) = loud silence at the edges of log-mel input.
+    x = layers.Conv2D(channels, (10, 4), strides=(2, 2), padding="valid", use_bias=False)(inputs)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+    x = layers.ReLU()(x)
+    x = layers.Dropout(0.2)(x)
+    for _ in range(blocks):
+        x = layers.DepthwiseConv2D((3, 3), padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+        x = layers.ReLU()(x)
+        x = layers.Conv2D(channels, (1, 1), use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+        x = layers.ReLU()(x)
+    x = layers.Dropout(0.4)(x)
+    x = layers.AveragePooling2D(pool_size=tuple(int(d) for d in x.shape[1:3]))(x)
+    x = layers.Flatten()(x)
+    outputs = layers.Dense(classes, activation="softmax", name="scores")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_dscnn(keras, input_shape, classes: int):
+    return _ds_cnn(keras, input_shape, classes, channels=64, blocks=4, name="ds_cnn")
+
+
+def build_dscnn_small(keras, input_shape, classes: int):
+    return _ds_cnn(keras, input_shape, classes, channels=32, blocks=3, name="ds_cnn_small")
+
+
+ARCHITECTURES = {"cnn": build_cnn, "dscnn": build_dscnn, "dscnn_small": build_dscnn_small}

@@ -13,6 +13,7 @@ from tinyml.artifacts import atomic_path, write_json, write_provenance
 from tinyml.collect.dataset import MANIFEST, load
 from tinyml.config import Config
 from tinyml.log import SILENT, Reporter
+from tinyml.train.frontend import FrontendParams, audio_meta
 from tinyml.train.model import ARCHITECTURES
 from tinyml.train.windows import project_windows
 
@@ -40,24 +41,36 @@ def train(config: Config, data_dir: Path, model_path: Path, history_path: Path,
           reporter: Reporter = SILENT) -> TrainResult:
     dataset = load(data_dir)
     labels = list(config["project.labels"])
-    size, hop = config["window.size"], config["window.hop"]
+    kws = config["project.task"] == "kws"
     train_w = project_windows(config, dataset, "train")
     val_w = project_windows(config, dataset, "val")
-    reporter.info(f"train: {len(train_w)} windows, val: {len(val_w)} windows of {size} samples "
-                  f"({size / dataset.sample_rate:.2f} s) x {train_w.x.shape[-1]} axes, {len(labels)} classes")
+    if kws:
+        params = FrontendParams.from_config(config)
+        reporter.info(f"train: {len(train_w)} clips, val: {len(val_w)} clips of {params.clip_ms} ms -> "
+                      f"{params.frames} x {params.mel_bands} log-mel, {len(labels)} classes")
+    else:
+        size = config["window.size"]
+        reporter.info(f"train: {len(train_w)} windows, val: {len(val_w)} windows of {size} samples "
+                      f"({size / dataset.sample_rate:.2f} s) x {train_w.x.shape[-1]} axes, {len(labels)} classes")
 
     tf, keras = tfload.load()
     keras.backend.clear_session()  # fresh layer names, so a rerun gives the same graph
     tfload.set_seed(config["project.seed"])
-    model = ARCHITECTURES[config["model.architecture"]](keras, size, train_w.x.shape[-1], len(labels))
+    model = ARCHITECTURES[config["model.architecture"]](keras, train_w.x.shape[1:], len(labels))
     model.compile(optimizer=keras.optimizers.Adam(config["model.learning_rate"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     epochs = config["model.epochs"]
-    history = model.fit(
-        train_w.x, train_w.y, validation_data=(val_w.x, val_w.y), epochs=epochs,
-        batch_size=config["model.batch_size"], shuffle=True, verbose=0,
-        callbacks=[_epoch_logger(keras, reporter, epochs),
-                   keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)])
+    callbacks = [_epoch_logger(keras, reporter, epochs),
+                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)]
+    if kws:  # a fresh frequency warp of every clip in every epoch (train/augment.py)
+        from tinyml.train.augment import augmented_batches
+
+        batches = augmented_batches(keras, train_w.x, train_w.y, config["model.batch_size"], config["project.seed"])
+        history = model.fit(batches, validation_data=(val_w.x, val_w.y), epochs=epochs, verbose=0,
+                            callbacks=callbacks)
+    else:
+        history = model.fit(train_w.x, train_w.y, validation_data=(val_w.x, val_w.y), epochs=epochs,
+                            batch_size=config["model.batch_size"], shuffle=True, verbose=0, callbacks=callbacks)
     curves = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     epochs_run = len(curves["loss"])
     _, val_acc = model.evaluate(val_w.x, val_w.y, verbose=0)
@@ -66,18 +79,17 @@ def train(config: Config, data_dir: Path, model_path: Path, history_path: Path,
         keras_tmp = tmp.with_suffix(".keras")  # Keras insists on the extension
         model.save(keras_tmp)
         keras_tmp.replace(tmp)
-    write_json(history_path, {
-        "labels": labels,
-        "window": {"size": size, "hop": hop, "sample_rate": dataset.sample_rate},
-        "axes": list(dataset.axes),
-        "units": list(dataset.recordings[0].units),
-        "epochs_run": epochs_run,
-        "val_accuracy": float(val_acc),
-        "curves": curves,
-    })
+    history = {"labels": labels, "epochs_run": epochs_run, "val_accuracy": float(val_acc), "curves": curves,
+               "axes": list(dataset.axes), "units": list(dataset.recordings[0].units)}
+    if kws:
+        history["frontend"] = params.to_json()
+    else:
+        history["window"] = {"size": config["window.size"], "hop": config["window.hop"],
+                             "sample_rate": dataset.sample_rate}
+    write_json(history_path, history)
     write_provenance(model_path, seed=config["project.seed"],
                      inputs={"dataset_manifest_sha256": _manifest_hash(data_dir)},
-                     extra={"config": dict(config.values)})
+                     extra={"config": dict(config.values), **(audio_meta(labels, params) if kws else {})})
     return TrainResult(model_path, history_path, float(val_acc), epochs_run)
 
 

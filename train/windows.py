@@ -45,7 +45,12 @@ def check_labels(dataset: Dataset, labels: list[str]) -> None:
 
 
 def project_windows(cfg, dataset: Dataset, split: str) -> Windows:
-    """The windows of one split, as the project's configuration defines them."""
+    """The model inputs of one split, as the project's configuration defines them: IMU windows, or
+    for project.task = "kws" one log-mel clip per recording (train/audio.py)."""
+    if cfg["project.task"] == "kws":
+        from tinyml.train.audio import project_clips
+
+        return project_clips(cfg, dataset, split)
     if dataset.sample_rate != cfg["project.sample_rate"]:
         raise expected(f"recordings at project.sample_rate = {cfg['project.sample_rate']} Hz",
                        f"{dataset.sample_rate} Hz in {dataset.root}",

@@ -17,6 +17,7 @@ import tinyml
 from tinyml.artifacts import atomic_dir
 from tinyml.codegen.aot import plan as planner
 from tinyml.codegen.aot.lower import RESHAPES, lower
+from tinyml.codegen.c_names import c_float
 from tinyml.codegen.project import prepare_out_dir, render_tree, write_marker
 from tinyml.firmware import AOT_SOURCES
 from tinyml.quantize import flatbuffer
@@ -33,7 +34,7 @@ def _nbytes(t) -> int:
 def _rows(values: np.ndarray, ctype: str, per_row: int = 16) -> list[str]:
     flat = values.reshape(-1)
     if ctype == "float":
-        items = [f"{np.float32(v).item():.9g}f" for v in flat]
+        items = [c_float(v) for v in flat]
     else:
         items = [str(int(v)) for v in flat]
     return [", ".join(items[i:i + per_row]) + "," for i in range(0, len(items), per_row)]

@@ -1,0 +1,229 @@
+"""Keyword spotting on a stream: the host reference of what the device app does.
+
+The device (firmware/kws/tinyml_kws.c) and this module follow one definition:
+
+* Audio arrives as int16 samples, in chunks of any size. The app keeps the last
+  `fft_size` samples (zeros before the stream starts). After every `hop` new
+  samples (hop k = 1, 2, ...) it computes one feature frame from those samples
+  and appends it, quantized to the model's int8 input, to a window of the last
+  `frames` frames. Before the first hop the window holds the features of an
+  all-zero frame in every row.
+  On the host, frame k-1 of librosa's log-mel over
+  `concat(zeros(fft_size - hop), stream)` is exactly those samples.
+* Every `infer_every` hops the model runs on the window. Its int8 softmax output
+  (scale 1/256, zero point -128) becomes scores 0..255 (q + 128). The last
+  `average` score vectors are kept; a label's smoothed score is their integer
+  mean (sum // count of vectors held).
+* The label with the highest smoothed score (the lowest index on a tie) is
+  detected when it is a keyword (not "silence" or "unknown"), its smoothed score
+  is at least `threshold`, and at least `suppression_ms` of stream time have
+  passed since the previous detection. Stream time at hop k is
+  k * hop * 1000 // sample_rate milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from tinyml.errors import expected
+
+NOT_KEYWORDS = ("silence", "unknown")
+OUTPUT_SCALE = 1.0 / 256.0  # an int8 softmax: scores q + 128 in 0..255
+OUTPUT_ZERO_POINT = -128
+MAX_AVERAGE = 16  # TM_KWS_MAX_AVERAGE in firmware/kws/tinyml_kws.h: the device's score history
+
+
+@dataclass(frozen=True)
+class StreamParams:
+    """How the device turns a stream of model outputs into detections.
+
+    infer_every     hops (feature frames) between inferences: 5 with a 20 ms hop runs the
+                    model every 100 ms on the last second of audio
+    average         inferences whose scores are averaged (integer mean) before deciding
+    threshold       smoothed score, 0..255 (255 = probability 1), a keyword needs
+    suppression_ms  stream time after a detection during which no other one is reported
+    """
+
+    infer_every: int = 5
+    average: int = 3
+    threshold: int = 160
+    suppression_ms: int = 1000
+
+    def checked(self) -> "StreamParams":
+        if self.infer_every < 1:
+            raise expected("kws.infer_every of at least 1 hop", self.infer_every)
+        if not 1 <= self.average <= MAX_AVERAGE:
+            raise expected(f"kws.average in 1..{MAX_AVERAGE} inferences", self.average)
+        if not 0 <= self.threshold <= 255:
+            raise expected("kws.threshold in 0..255", self.threshold)
+        if self.suppression_ms < 0:
+            raise expected("kws.suppression_ms of at least 0", self.suppression_ms)
+        return self
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Detection:
+    label: str
+    score: int  # smoothed, 0..255
+    time_ms: int
+    inference: int  # index of the inference that decided it, from 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Inference:
+    index: int  # from 0
+    hop: int  # hop index k (from 1)
+    time_ms: int
+    scores: tuple[int, ...]  # the model's int8 output
+    smoothed: tuple[int, ...]  # 0..255
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def time_ms(hop_index: int, hop: int, sample_rate: int) -> int:
+    return hop_index * hop * 1000 // sample_rate
+
+
+def keyword_mask(labels: list[str]) -> list[bool]:
+    return [label not in NOT_KEYWORDS for label in labels]
+
+
+@dataclass
+class Detector:
+    """Smoothing and detection over a sequence of int8 score vectors (the pure logic)."""
+
+    labels: list[str]
+    params: StreamParams
+    _history: list[list[int]] = field(default_factory=list, init=False, repr=False)  # uint8 scores held
+    _last_ms: int | None = field(default=None, init=False, repr=False)  # of the last detection
+    _count: int = field(default=0, init=False, repr=False)  # inferences so far
+
+    def update(self, hop_index: int, stream_ms: int, scores) -> tuple[Inference, Detection | None]:
+        raw = tuple(int(v) for v in scores)
+        if len(raw) != len(self.labels):
+            raise expected(f"{len(self.labels)} scores (one per label)", len(raw))
+        self._history.append([v - OUTPUT_ZERO_POINT for v in raw])
+        del self._history[:-self.params.average]
+        n = len(self._history)
+        smoothed = tuple(sum(h[i] for h in self._history) // n for i in range(len(raw)))
+        inference = Inference(self._count, hop_index, stream_ms, raw, smoothed)
+        self._count += 1
+        best = max(range(len(smoothed)), key=lambda i: (smoothed[i], -i))
+        detection = None
+        if (self.labels[best] not in NOT_KEYWORDS and smoothed[best] >= self.params.threshold
+                and (self._last_ms is None or stream_ms - self._last_ms >= self.params.suppression_ms)):
+            detection = Detection(self.labels[best], smoothed[best], stream_ms, inference.index)
+            self._last_ms = stream_ms
+        return inference, detection
+
+
+def pad_for_stream(pcm: np.ndarray, fe_params, lead_ms: int = 500, tail_ms: int = 1000) -> np.ndarray:
+    """What is streamed for one recording: `lead_ms` of zeros, the recording, `tail_ms` of zeros.
+
+    With a 1 s clip and 1 s model windows the word passes through whole windows, and the
+    tail lets the smoothed scores fall back before the stream ends."""
+    pcm = np.asarray(pcm, dtype=np.int16).reshape(-1)
+    lead = np.zeros(fe_params.sample_rate * lead_ms // 1000, dtype=np.int16)
+    tail = np.zeros(fe_params.sample_rate * tail_ms // 1000, dtype=np.int16)
+    return np.concatenate([lead, pcm, tail])
+
+
+def stream_features(pcm: np.ndarray, fe_params, scale: float, zero_point: int) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 features of hops 1..K, the int8 features of an all-zero frame) for a stream.
+
+    Row k-1 is the frame the device computes after its k-th hop: the last fft_size samples,
+    zeros before the stream started."""
+    from tinyml.train.frontend import logmel, quantize_features
+
+    pcm = np.asarray(pcm, dtype=np.int16).reshape(-1)
+    hop, n_fft = fe_params.hop, fe_params.fft_size
+    hops = len(pcm) // hop
+    if hop <= n_fft:
+        padded = np.concatenate([np.zeros(n_fft - hop, dtype=np.int16), pcm])
+    else:  # only the last fft_size samples of each hop are ever read
+        padded = pcm[hop - n_fft:]
+    silent = quantize_features(logmel(np.zeros(n_fft, dtype=np.int16), fe_params), scale, zero_point)[0]
+    if hops == 0:
+        return np.zeros((0, fe_params.mel_bands), dtype=np.int8), silent
+    # librosa frames [t*hop, t*hop + n_fft) of `padded`: exactly `hops` of them in this length
+    feats = quantize_features(logmel(padded[:n_fft + (hops - 1) * hop], fe_params), scale, zero_point)
+    return feats, silent
+
+
+def check_kws_model(info, fe_params, labels: list[str], name: str = "the model") -> dict:
+    """Refuse (one line) a model the KWS app cannot run; return its input and output quantization.
+
+    The app needs one int8 input [1, frames, mel_bands, 1] for the front-end settings, and one int8
+    softmax output [1, labels] quantized with scale 1/256 and zero point -128."""
+    if getattr(fe_params, "kind", "logmel") != "logmel":
+        raise expected("frontend.kind = \"logmel\" for the on-device keyword-spotting app",
+                       repr(fe_params.kind), "The device computes the log-mel front end in C.")
+    want_in = [1, fe_params.frames, fe_params.mel_bands, 1]
+    if len(info.inputs) != 1 or len(info.outputs) != 1:
+        raise expected("a KWS model with one input and one output",
+                       f"{len(info.inputs)} input(s), {len(info.outputs)} output(s) in {name}")
+    t_in, t_out = info.input_tensors()[0], info.output_tensors()[0]
+    if t_in.dtype != "INT8" or list(t_in.shape) != want_in:
+        raise expected(f"a KWS model input int8 {want_in} (frames x mel bands of the front end)",
+                       f"{t_in.dtype.lower()} {list(t_in.shape)} in {name}",
+                       "Train it with the same frontend settings, or pass them.")
+    if t_out.dtype != "INT8" or list(t_out.shape) != [1, len(labels)]:
+        raise expected(f"a KWS model output int8 [1, {len(labels)}] (one score per label)",
+                       f"{t_out.dtype.lower()} {list(t_out.shape)} in {name}")
+    s_in, z_in = _quantization(t_in)
+    s_out, z_out = _quantization(t_out)
+    if s_in is None or s_out is None or abs(s_out - OUTPUT_SCALE) > 1e-9 or z_out != OUTPUT_ZERO_POINT:
+        raise expected("an int8 softmax output quantized with scale 1/256 and zero point -128",
+                       f"scale {s_out}, zero point {z_out} in {name}",
+                       "End the model with a softmax and quantize it with `tinyml quantize`.")
+    return {"input_scale": s_in, "input_zero_point": z_in, "output_scale": s_out, "output_zero_point": z_out}
+
+
+def _quantization(tensor) -> tuple[float | None, int | None]:
+    """(scale, zero point) of a per-tensor quantized tensor; (None, None) otherwise."""
+    if len(tensor.scales) != 1:
+        return None, None
+    return float(tensor.scales[0]), int(tensor.zero_points[0]) if tensor.zero_points else 0
+
+
+def stream_host(pcm: np.ndarray, model_bytes: bytes, labels: list[str], fe_params,
+                stream_params: StreamParams | None = None) -> dict:
+    """Stream `pcm` through librosa's log-mel, the TFLM interpreter and the detector.
+
+    Returns {"hops": K, "inferences": [Inference], "detections": [Detection]}."""
+    from pathlib import Path
+
+    from tinyml.quantize import flatbuffer
+    from tinyml.quantize.tflm import Runner
+
+    stream_params = (stream_params or StreamParams()).checked()
+    quant = check_kws_model(flatbuffer.parse(model_bytes, Path("model.tflite")), fe_params, list(labels))
+    scale, zero = quant["input_scale"], quant["input_zero_point"]
+    runner = Runner(model_bytes)
+    feats, silent = stream_features(pcm, fe_params, scale, zero)
+    frames = fe_params.frames
+    rows = np.concatenate([np.repeat(silent[None, :], frames, axis=0), feats])
+    detector = Detector(list(labels), stream_params)
+    inferences, detections = [], []
+    for k in range(stream_params.infer_every, len(feats) + 1, stream_params.infer_every):
+        scores = runner.invoke(rows[k:k + frames]).reshape(-1)
+        inference, detection = detector.update(k, time_ms(k, fe_params.hop, fe_params.sample_rate), scores)
+        inferences.append(inference)
+        if detection:
+            detections.append(detection)
+    return {"hops": len(feats), "inferences": inferences, "detections": detections}
+
+
+def stream_params(cfg) -> StreamParams:
+    """The [kws] section of a project's configuration."""
+    return StreamParams(infer_every=cfg["kws.infer_every"], average=cfg["kws.average"],
+                        threshold=cfg["kws.threshold"], suppression_ms=cfg["kws.suppression_ms"]).checked()

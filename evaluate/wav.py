@@ -1,0 +1,102 @@
+"""`tinyml evaluate MODEL.tflite --wav FILE...`: what a keyword-spotting model answers for recordings.
+
+Each WAV (16-bit mono at the front end's rate) is fitted to one clip, turned into features by the
+chosen front end (`logmel`: librosa, quantized with the model's input parameters; `tflm`: TFLM's
+micro_speech preprocessor, whose int8 output is the input as it is) and run through the int8 model
+in the TFLM interpreter.
+"""
+
+from __future__ import annotations
+
+import wave
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from tinyml.errors import expected, require_file
+from tinyml.quantize.tflm import Runner, dequantize
+from tinyml.train.frontend import FrontendParams, TflmFrontend, fit_clip, logmel, quantize_features
+
+PREPROCESSOR = "audio_preprocessor_int8.tflite"
+
+
+def read_wav(path: Path, sample_rate: int) -> np.ndarray:
+    """A 16-bit mono WAV at `sample_rate`, as int16."""
+    path = require_file(path, "a WAV recording")
+    try:
+        with wave.open(str(path), "rb") as w:
+            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            raw = w.readframes(w.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise expected(f"a 16-bit PCM WAV file at '{path}'", str(exc) or "not a WAV file") from None
+    if channels != 1 or width != 2 or rate != sample_rate:
+        raise expected(f"mono 16-bit {sample_rate} Hz audio in '{path}'",
+                       f"{channels} channel(s), {8 * width}-bit, {rate} Hz",
+                       f"Convert it, e.g. `sox IN -r {sample_rate} -c 1 -b 16 OUT.wav`.")
+    return np.frombuffer(raw, dtype="<i2").copy()
+
+
+def model_features(pcm: np.ndarray, params: FrontendParams, runner: Runner, tflm: TflmFrontend | None) -> np.ndarray:
+    """One clip -> the model's int8 input."""
+    clip = fit_clip(pcm, params)
+    if params.kind == "tflm":
+        return tflm.clip(clip, params)
+    q = runner.input["quantization_parameters"]
+    return quantize_features(logmel(clip, params), float(q["scales"][0]), int(q["zero_points"][0]))
+
+
+def classify_wavs(model_path: Path, wavs: list[Path], labels: list[str], params: FrontendParams,
+                  preprocessor: Path | None = None) -> list[dict]:
+    model_path = require_file(model_path, "an int8 .tflite model")
+    runner = Runner(model_path.read_bytes())
+    n_in = int(np.prod(runner.input["shape"]))
+    if runner.input["dtype"] != np.int8 or n_in != params.frames * params.mel_bands:
+        raise expected(f"a model taking {params.frames} x {params.mel_bands} int8 features ({params.kind} front end)",
+                       f"input {list(runner.input['shape'])} {np.dtype(runner.input['dtype']).name}",
+                       "Pass the model trained with these front-end settings.")
+    n_out = int(np.prod(runner.output["shape"]))
+    if n_out != len(labels):
+        raise expected(f"a model scoring {len(labels)} classes ({', '.join(labels)})", f"{n_out} outputs",
+                       "Pass --labels with one name per output.")
+    tflm = None
+    if params.kind == "tflm":
+        tflm = TflmFrontend(preprocessor or model_path.parent / PREPROCESSOR)
+    qo = runner.output["quantization_parameters"]
+    results = []
+    for path in wavs:
+        pcm = read_wav(Path(path), params.sample_rate)
+        out = runner.invoke(model_features(pcm, params, runner, tflm)).reshape(-1)
+        scores = dequantize(out, float(qo["scales"][0]), int(qo["zero_points"][0]))
+        best = int(np.argmax(out))
+        results.append({"wav": str(path), "label": labels[best], "score": round(float(scores[best]), 4),
+                        "scores": {name: round(float(s), 4) for name, s in zip(labels, scores)},
+                        "int8_scores": [int(v) for v in out], "seconds": round(len(pcm) / params.sample_rate, 3)})
+    return results
+
+
+def resolve(model_path: Path, cfg, labels: list[str] | None, kind: str | None) -> tuple[list[str], FrontendParams]:
+    """Labels and front end: flags, else what training recorded beside the model, else tinyml.toml."""
+    from tinyml.train.frontend import read_audio_meta
+
+    meta = read_audio_meta(model_path)
+    if meta is not None:
+        known_labels, params = meta
+    else:
+        if cfg["project.task"] != "kws" and not labels:
+            raise expected("a keyword-spotting model (labels and front end recorded beside it) or --labels",
+                           f"'{model_path}' with neither", "Pass --labels NAME,... and --frontend.")
+        known_labels = list(cfg["project.labels"]) if cfg["project.task"] == "kws" else []
+        params = FrontendParams.from_config(cfg) if cfg["project.task"] == "kws" else FrontendParams()
+    if kind:
+        params = replace(params, kind=kind).checked()
+    return (labels or known_labels), params
+
+
+def render(results: list[dict], params: FrontendParams) -> str:
+    lines = [f"front end: {params.kind}; int8 model in the TFLM interpreter"]
+    width = max(len(Path(r["wav"]).name) for r in results)
+    for r in results:
+        others = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["scores"].items(), key=lambda kv: -kv[1]))
+        lines.append(f"  {Path(r['wav']).name:<{width}}  {r['label']:<10} ({others})")
+    return "\n".join(lines)

@@ -1,0 +1,385 @@
+/*
+ * tinyml's keyword-spotting app on the emulator (QEMU mps2-an386, mps2.c): the
+ * app core (tinyml_kws.h) fed with audio the host sends over UART0, its events
+ * written back as protocol lines ("TINYML {json}", version 1, docs/protocol.md).
+ * firmware/emulate_kws.py is the host side.
+ *
+ * Host to device, one command per line:
+ *   A <hex>            audio over the UART: int16 samples, each as the 4 hex digits of
+ *                      its little-endian bytes (QEMU moves about 20 KB/s this way); on
+ *                      a bad digit the samples before it were heard, the rest is skipped
+ *   F <chunk> <path>   audio from a host file of raw int16 little-endian samples, read
+ *                      through semihosting (fast) and pushed <chunk> samples at a time
+ *                      (1..CHUNK); a "file" event {"samples"} says when it is done
+ *   R                  end the stream: a "reset" event with its counts, then a fresh app
+ *   H                  say hello again
+ *   Q                  write the summary and stop (exit code 0 through semihosting)
+ * Device to host ("TINYML " + JSON, "v":1):
+ *   hello      {"app":"kws","model","board","clock","labels":[..],"sample_rate","fft_size","hop",
+ *               "frames","mel_bands","infer_every","average","threshold","suppression_ms",
+ *               "arena_bytes","app_bytes"}
+ *   inference  {"index","hop","time_ms","status","instructions","scores":[int8..],"smoothed":[0..255]}
+ *   detection  {"label","label_index","score","time_ms","index","hop"}
+ *   file       {"samples"}
+ *   reset      {"stream","hops","inferences","detections"}   (of the stream that ended)
+ *   summary    {"streams","frames","inferences","detections","frontend_instructions",
+ *               "frontend_max_instructions","network_instructions","network_max_instructions",
+ *               "flash_bytes","ram_bytes","arena_bytes","stack_bytes"}
+ *   error      {"message"}, fault {"pc","cfsr"}
+ *
+ * Time: SysTick under -icount shift=0 counts instructions (40 per tick) around
+ * each stage; tinyml's QEMU plugin counts the same spans exactly between
+ * tinyml_mark_fe_begin/end (front end, per frame) and tinyml_mark_begin/end
+ * (network, per inference).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "mps2.h"
+#include "tinyml_kws.h"
+#include "tinyml_model.h"
+#include "tinyml_runtime.h"
+
+#ifndef TINYML_MODEL_NAME
+#define TINYML_MODEL_NAME "model"
+#endif
+
+#define CHUNK 1024 /* samples handed to tm_kws_push at most at once */
+#define MAX_PATH 255
+
+/* Markers for tinyml's QEMU plugin, which counts the instructions between them exactly. */
+__attribute__((noinline, used)) void tinyml_mark_begin(void) { __asm__ volatile("" ::: "memory"); }
+__attribute__((noinline, used)) void tinyml_mark_end(void) { __asm__ volatile("" ::: "memory"); }
+__attribute__((noinline, used)) void tinyml_mark_fe_begin(void) { __asm__ volatile("" ::: "memory"); }
+__attribute__((noinline, used)) void tinyml_mark_fe_end(void) { __asm__ volatile("" ::: "memory"); }
+
+typedef struct {
+  uint64_t started, total, max;
+} stage_clock;
+
+/* UART0's receive interrupt (CMSDK UART on mps2-an386: IRQ 0), used only to wake from WFI. */
+#define REG32(addr) (*(volatile uint32_t *)(addr))
+#define UART0_CTRL REG32(0x40004008u)
+#define UART0_INTCLEAR REG32(0x4000400Cu)
+#define NVIC_ISER0 REG32(0xE000E100u)
+#define NVIC_ICER0 REG32(0xE000E180u)
+#define NVIC_ICPR0 REG32(0xE000E280u)
+
+/* A byte from the host. Sleeps in WFI until one arrives instead of polling: QEMU then serves its
+ * UART about twice as fast (and idles). The interrupt is enabled in the NVIC only while asleep,
+ * with PRIMASK set, so it wakes the core without being taken (the vector table has no entry for
+ * it); SysTick runs as soon as PRIMASK clears. */
+static int uart_read(void) {
+  for (;;) {
+    int c;
+    __asm__ volatile("cpsid i" ::: "memory");
+    if ((c = mps2_uart_poll()) >= 0) {
+      __asm__ volatile("cpsie i" ::: "memory");
+      return c;
+    }
+    NVIC_ISER0 = 1u;
+    __asm__ volatile("dsb\n wfi" ::: "memory");
+    UART0_INTCLEAR = 2u; /* RX */
+    NVIC_ICER0 = 1u;
+    NVIC_ICPR0 = 1u;
+    __asm__ volatile("cpsie i" ::: "memory");
+  }
+}
+
+static tm_runtime g_rt; /* only its writer is used: the protocol helpers of tinyml_runtime.h */
+static tm_kws g_app;
+static stage_clock g_clock[2]; /* TM_KWS_STAGE_FRONTEND, TM_KWS_STAGE_NETWORK */
+static uint64_t g_last_network;
+static uint32_t g_streams, g_frames, g_inferences, g_detections;
+
+static void out(const char *s) { tm_write_str(&g_rt, s); }
+static void out_u64(uint64_t v) { tm_write_u64(&g_rt, v); }
+
+static void out_i32(int32_t v) {
+  if (v < 0) {
+    out("-");
+    out_u64((uint64_t)(-(int64_t)v));
+  } else {
+    out_u64((uint64_t)v);
+  }
+}
+
+static void event(const char *name) {
+  out("TINYML {\"v\":1,\"event\":\"");
+  out(name);
+  out("\"");
+}
+
+static void field(const char *name, uint64_t v) {
+  out(",\"");
+  out(name);
+  out("\":");
+  out_u64(v);
+}
+
+static void on_stage(void *user, tm_kws_stage stage, int begin) {
+  stage_clock *c = &g_clock[stage];
+  (void)user;
+  if (begin) {
+    c->started = mps2_instructions();
+    if (stage == TM_KWS_STAGE_FRONTEND) tinyml_mark_fe_begin(); else tinyml_mark_begin();
+  } else {
+    uint64_t spent;
+    if (stage == TM_KWS_STAGE_FRONTEND) tinyml_mark_fe_end(); else tinyml_mark_end();
+    spent = mps2_instructions() - c->started;
+    c->total += spent;
+    if (spent > c->max) c->max = spent;
+    if (stage == TM_KWS_STAGE_NETWORK) g_last_network = spent;
+  }
+}
+
+static void on_inference(void *user, const tm_kws_inference *e) {
+  int i;
+  (void)user;
+  event("inference");
+  field("index", e->index);
+  field("hop", e->hop);
+  field("time_ms", e->time_ms);
+  field("status", (uint64_t)(e->status < 0 ? -e->status : e->status));
+  field("instructions", g_last_network);
+  out(",\"scores\":[");
+  for (i = 0; i < TM_KWS_NUM_LABELS; ++i) {
+    if (i) out(",");
+    out_i32(e->scores[i]);
+  }
+  out("],\"smoothed\":[");
+  for (i = 0; i < TM_KWS_NUM_LABELS; ++i) {
+    if (i) out(",");
+    out_u64(e->smoothed[i]);
+  }
+  out("]}\n");
+}
+
+static void on_detection(void *user, const tm_kws_detection *d) {
+  (void)user;
+  event("detection");
+  out(",\"label\":\"");
+  out(tm_kws_labels[d->label]);
+  out("\"");
+  field("label_index", (uint64_t)d->label);
+  field("score", d->score);
+  field("time_ms", d->time_ms);
+  field("index", d->index);
+  field("hop", d->hop);
+  out("}\n");
+}
+
+static void error(const char *message) {
+  event("error");
+  out(",\"message\":\"");
+  out(message);
+  out("\"}\n");
+}
+
+static void hello(const tm_kws_params *p) {
+  int i;
+  event("hello");
+  out(",\"app\":\"kws\",\"model\":\"" TINYML_MODEL_NAME "\",\"board\":\"qemu-mps2-an386\",\"clock\":\"instructions\"");
+  out(",\"labels\":[");
+  for (i = 0; i < TM_KWS_NUM_LABELS; ++i) {
+    out(i ? ",\"" : "\"");
+    out(tm_kws_labels[i]);
+    out("\"");
+  }
+  out("]");
+  field("sample_rate", TM_FE_SAMPLE_RATE);
+  field("fft_size", TM_FE_FFT_SIZE);
+  field("hop", TM_FE_HOP);
+  field("frames", TM_FE_FRAMES);
+  field("mel_bands", TM_FE_MEL_BANDS);
+  field("infer_every", p->infer_every);
+  field("average", p->average);
+  field("threshold", p->threshold);
+  field("suppression_ms", p->suppression_ms);
+  field("arena_bytes", TINYML_ARENA_BYTES);
+  field("app_bytes", sizeof g_app);
+  out("}\n");
+}
+
+static void stream_end(void) {
+  event("reset");
+  field("stream", g_streams);
+  field("hops", g_app.hops);
+  field("inferences", g_app.inferences);
+  field("detections", g_app.detections);
+  out("}\n");
+}
+
+static void summary(void) {
+  event("summary");
+  field("streams", g_streams);
+  field("frames", g_frames);
+  field("inferences", g_inferences);
+  field("detections", g_detections);
+  field("frontend_instructions", g_clock[TM_KWS_STAGE_FRONTEND].total);
+  field("frontend_max_instructions", g_clock[TM_KWS_STAGE_FRONTEND].max);
+  field("network_instructions", g_clock[TM_KWS_STAGE_NETWORK].total);
+  field("network_max_instructions", g_clock[TM_KWS_STAGE_NETWORK].max);
+  field("flash_bytes", mps2_flash_bytes());
+  field("ram_bytes", mps2_ram_bytes());
+  field("arena_bytes", TINYML_ARENA_BYTES);
+  field("stack_bytes", mps2_stack_bytes());
+  out("}\n");
+}
+
+static void report_fault(uint32_t pc, uint32_t cfsr) {
+  out("TINYML {\"v\":1,\"event\":\"fault\",\"pc\":\"");
+  tm_write_hex32(&g_rt, pc);
+  out("\",\"cfsr\":\"");
+  tm_write_hex32(&g_rt, cfsr);
+  out("\"}\n");
+}
+
+static int hex_value(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static void skip_line(int c) {
+  while (c != '\n') c = uart_read();
+}
+
+static int semihost(int op, const void *args) {
+  register int r0 __asm__("r0") = op;
+  register const void *r1 __asm__("r1") = args;
+  __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+  return r0;
+}
+
+static void push(const int16_t *samples, size_t n) {
+  g_frames += tm_kws_push(&g_app, samples, n);
+}
+
+/* "A <hex>\n" after the A: samples go to the app CHUNK at a time, as they arrive. */
+static void read_audio(void) {
+  static int16_t chunk[CHUNK];
+  size_t n = 0;
+  int c = uart_read();
+  while (c == ' ') c = uart_read();
+  for (;;) {
+    int digits[4], k;
+    if (c == '\r') c = uart_read();
+    if (c == '\n') break;
+    for (k = 0; k < 4; ++k) {
+      if ((digits[k] = hex_value(c)) < 0) break;
+      if (k < 3) c = uart_read();
+    }
+    if (k < 4) {
+      push(chunk, n); /* what came before the bad digit is audio already heard */
+      skip_line(c);
+      error("malformed audio line: expected A followed by 4 hex digits per int16 sample (little-endian)");
+      return;
+    }
+    chunk[n++] = (int16_t)(uint16_t)((digits[0] << 4 | digits[1]) | (digits[2] << 4 | digits[3]) << 8);
+    if (n == CHUNK) {
+      push(chunk, n);
+      n = 0;
+    }
+    c = uart_read();
+  }
+  push(chunk, n);
+}
+
+/* "F <chunk> <path>\n" after the F. */
+static void read_file(void) {
+  static int16_t chunk[CHUNK];
+  char path[MAX_PATH + 1];
+  uint32_t size = 0, len = 0, args[3], samples = 0;
+  int c = uart_read(), fd;
+  while (c == ' ') c = uart_read();
+  while (c >= '0' && c <= '9' && size <= CHUNK) {
+    size = size * 10u + (uint32_t)(c - '0');
+    c = uart_read();
+  }
+  while (c == ' ') c = uart_read();
+  while (c != '\n' && c != '\r' && len < MAX_PATH) {
+    path[len++] = (char)c;
+    c = uart_read();
+  }
+  path[len] = '\0';
+  if (size < 1 || size > CHUNK || len == 0 || (c != '\n' && c != '\r')) {
+    skip_line(c);
+    error("malformed file line: expected F <samples per push, 1..1024> <path>");
+    return;
+  }
+  skip_line(c);
+  args[0] = (uint32_t)(uintptr_t)path;
+  args[1] = 1u; /* "rb" */
+  args[2] = len;
+  if ((fd = semihost(0x01, args)) < 0) { /* SYS_OPEN */
+    error("cannot open the audio file on the host (semihosting SYS_OPEN)");
+    return;
+  }
+  for (;;) {
+    uint32_t got;
+    args[0] = (uint32_t)fd;
+    args[1] = (uint32_t)(uintptr_t)chunk;
+    args[2] = size * sizeof chunk[0];
+    got = args[2] - (uint32_t)semihost(0x06, args); /* SYS_READ returns the bytes not read */
+    push(chunk, got / sizeof chunk[0]);
+    samples += got / sizeof chunk[0];
+    if (got < size * sizeof chunk[0]) break;
+  }
+  args[0] = (uint32_t)fd;
+  semihost(0x02, args); /* SYS_CLOSE */
+  event("file");
+  field("samples", samples);
+  out("}\n");
+}
+
+int main(void) {
+  tm_kws_model model;
+  tm_kws_hooks hooks;
+  const tm_kws_params params = tm_kws_default_params();
+  g_rt.write = mps2_uart_write;
+  mps2_fault_hook = report_fault;
+  mps2_init();
+  UART0_CTRL |= 1u << 3; /* RX interrupt on: it wakes uart_read from WFI */
+  model.input = (int8_t *)tinyml_input(0);
+  model.output = (const int8_t *)tinyml_output(0);
+  model.invoke = tinyml_invoke;
+  hooks.user = NULL;
+  hooks.stage = on_stage;
+  hooks.inference = on_inference;
+  hooks.detection = on_detection;
+  if (tm_kws_init(&g_app, &params, &model, &hooks) != 0) {
+    error("the generated stream params are out of range");
+    return 2;
+  }
+  hello(&params);
+  for (;;) {
+    int c = uart_read();
+    if (c == '\n' || c == '\r' || c == ' ') continue;
+    if (c == 'A') {
+      read_audio();
+    } else if (c == 'F') {
+      read_file();
+    } else if (c == 'R') {
+      skip_line(uart_read());
+      g_inferences += g_app.inferences;
+      g_detections += g_app.detections;
+      stream_end();
+      ++g_streams;
+      tm_kws_init(&g_app, &params, &model, &hooks);
+    } else if (c == 'H') {
+      skip_line(uart_read());
+      hello(&params);
+    } else if (c == 'Q') {
+      g_inferences += g_app.inferences;
+      g_detections += g_app.detections;
+      if (g_app.hops) ++g_streams;
+      summary();
+      return 0;
+    } else {
+      skip_line(c);
+      error("unknown command: expected A, F, R, H or Q");
+    }
+  }
+}
