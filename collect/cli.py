@@ -65,9 +65,12 @@ def run(args, reporter) -> int:
         write, default = ((write_keywords, KEYWORDS_PER_CLASS) if args.builtin == "keywords"
                           else (write_gestures, DEFAULT_PER_CLASS))
         per_class = args.per_class or default
-        write(out, per_class=per_class, seed=cfg["project.seed"], labels=tuple(cfg["project.labels"]),
-              reporter=reporter)
-        reporter.info(f"wrote {per_class * len(cfg['project.labels'])} recordings to {out}")
+        labels = tuple(cfg["project.labels"])
+        if (args.builtin == "keywords") != (cfg["project.task"] == "kws"):  # the other task's data: its own labels
+            task = "kws" if args.builtin == "keywords" else "gesture"
+            labels = tuple(config.load(args.project, flags={"project.task": task}, read_file=False)["project.labels"])
+        write(out, per_class=per_class, seed=cfg["project.seed"], labels=labels, reporter=reporter)
+        reporter.info(f"wrote {per_class * len(labels)} recordings ({', '.join(labels)}) to {out}")
         print(out)
         return 0
     import re

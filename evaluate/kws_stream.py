@@ -39,15 +39,15 @@ MAX_AVERAGE = 16  # TM_KWS_MAX_AVERAGE in firmware/kws/tinyml_kws.h: the device'
 class StreamParams:
     """How the device turns a stream of model outputs into detections.
 
-    infer_every     hops (feature frames) between inferences: 5 with a 20 ms hop runs the
-                    model every 100 ms on the last second of audio
+    infer_every     hops (feature frames) between inferences: 25 with a 20 ms hop runs the
+                    model every 500 ms on the last second of audio
     average         inferences whose scores are averaged (integer mean) before deciding
     threshold       smoothed score, 0..255 (255 = probability 1), a keyword needs
     suppression_ms  stream time after a detection during which no other one is reported
     """
 
-    infer_every: int = 5
-    average: int = 3
+    infer_every: int = 25
+    average: int = 2
     threshold: int = 160
     suppression_ms: int = 1000
 

@@ -76,21 +76,29 @@ def classify_wavs(model_path: Path, wavs: list[Path], labels: list[str], params:
 
 
 def resolve(model_path: Path, cfg, labels: list[str] | None, kind: str | None) -> tuple[list[str], FrontendParams]:
-    """Labels and front end: flags, else what training recorded beside the model, else tinyml.toml."""
+    """Labels and front end: what training recorded beside the model, else a kws project's tinyml.toml;
+    --labels names the outputs of a model from elsewhere (such as TFLM's micro_speech, --frontend tflm).
+
+    A front end other than the one the model learned from would feed it features it never saw and
+    answer with confident nonsense, so that is refused, as is `logmel` for a model tinyml did not train
+    (its input quantization was not fitted to our features)."""
     from tinyml.train.frontend import read_audio_meta
 
     meta = read_audio_meta(model_path)
     if meta is not None:
         known_labels, params = meta
-    else:
-        if cfg["project.task"] != "kws" and not labels:
-            raise expected("a keyword-spotting model (labels and front end recorded beside it) or --labels",
-                           f"'{model_path}' with neither", "Pass --labels NAME,... and --frontend.")
-        known_labels = list(cfg["project.labels"]) if cfg["project.task"] == "kws" else []
-        params = FrontendParams.from_config(cfg) if cfg["project.task"] == "kws" else FrontendParams()
-    if kind:
-        params = replace(params, kind=kind).checked()
-    return (labels or known_labels), params
+        if kind and kind != params.kind:
+            raise expected(f"--frontend {params.kind}, the front end '{model_path.name}' was trained with",
+                           f"--frontend {kind}", "Drop --frontend.")
+        return (labels or known_labels), params
+    if cfg["project.task"] == "kws":
+        params = replace(FrontendParams.from_config(cfg), kind=kind or cfg["frontend.kind"]).checked()
+        return (labels or list(cfg["project.labels"])), params
+    if not labels or kind != "tflm":
+        raise expected("a keyword-spotting model trained by tinyml (labels and logmel front end recorded beside it), "
+                       "or --labels with --frontend tflm for a model taking TFLM's micro_speech features",
+                       f"'{model_path}' with neither", "Pass --labels NAME,... --frontend tflm.")
+    return labels, FrontendParams(kind="tflm").checked()
 
 
 def render(results: list[dict], params: FrontendParams) -> str:

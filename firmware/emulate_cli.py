@@ -103,8 +103,16 @@ def render_kws(r: dict) -> str:
         f"  front end   {fe:,} instructions per frame ({lat['frontend']:.2f} ms at 64 MHz; {r['instruction_counter']})",
         f"  network     {net:,} instructions per inference ({lat['network']:.1f} ms at 64 MHz)",
         f"  real time   {r['realtime_load_at_64mhz']:.0%} of a 64 MHz core (a frame every hop, the model every "
-        f"{r['stream_params']['infer_every']} hops)",
+        f"{r['stream_params']['infer_every']} hops)" + _realtime_advice(r),
         f"  memory      flash {r['flash_bytes']:,} B, RAM {r['ram_bytes']:,} B + stack {r['stack_bytes']:,} B "
         f"(budget {r['flash_budget']:,} / {r['ram_budget']:,} B)",
     ]
     return "\n".join(lines)
+
+
+def _realtime_advice(r: dict) -> str:
+    if r["realtime_load_at_64mhz"] <= 1:
+        return ""
+    k = r["realtime_min_infer_every"]
+    return (": NOT real time on the board; " + (f"kws.infer_every >= {k} or a smaller model (dscnn_small) would be"
+                                                 if k else "the front end alone is too slow"))

@@ -16,6 +16,7 @@ side on any pyserial port.
 
 from __future__ import annotations
 
+import math
 import subprocess
 import tempfile
 import time
@@ -229,6 +230,8 @@ def emulate_kws(model_path: Path, wavs: list[Path], work: Path, labels: list[str
                                 "network": round(net_mean / BOARD_HZ * 1e3, 3)},
         # The share of a 64 MHz core the app needs in real time: one frame per hop, the model every infer_every.
         "realtime_load_at_64mhz": round((fe_mean + net_mean / params.infer_every) / hop_cycles, 4),
+        # The smallest kws.infer_every that keeps up in real time (None: the front end alone cannot).
+        "realtime_min_infer_every": math.ceil(net_mean / (hop_cycles - fe_mean)) if hop_cycles > fe_mean else None,
         "latency_assumption": "one instruction per cycle at 64 MHz",
         "flash_bytes": summary["flash_bytes"], "ram_bytes": summary["ram_bytes"],
         "stack_bytes": summary["stack_bytes"], "arena_bytes": summary["arena_bytes"],

@@ -25,7 +25,8 @@ def run(args, reporter) -> int:
     out = Path(args.out) if args.out else paths.int8_model
     result = quantize_model(cfg, Path(args.model) if args.model else paths.keras_model,
                           Path(args.data) if args.data else paths.data, out,
-                          out.with_name("quantize.json"), reporter)
+                          paths.quantize_report if out == paths.int8_model else out.with_name(out.stem + ".quantize.json"),
+                          reporter)
     reporter.info(f"test accuracy ({result.mode}): float {result.float_accuracy:.3f}, int8 (TFLM) {result.int8_accuracy:.3f}, "
                   f"drop {result.float_accuracy - result.int8_accuracy:+.3f} on {result.test_windows} windows")
     print(result.tflite_path)

@@ -70,8 +70,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("frontend.log_floor", float, 1e-6, "mel power floor before the log (audio scaled to [-1, 1))",
            minimum=0.0, tasks=KWS),
     Option("frontend.clip_ms", int, 1000, "audio the model sees per inference, in milliseconds", minimum=1, tasks=KWS),
-    Option("kws.infer_every", int, 5, "feature frames (hops) between inferences on the device", minimum=1, tasks=KWS),
-    Option("kws.average", int, 3, "inferences whose scores are averaged before deciding", minimum=1, tasks=KWS),
+    Option("kws.infer_every", int, 25, "feature frames (hops) between inferences on the device (25 x 20 ms: "
+           "every 0.5 s, which the default dscnn cannot keep up with at 64 MHz; see `tinyml emulate --wav`)",
+           minimum=1, tasks=KWS),
+    Option("kws.average", int, 2, "inferences whose scores are averaged before deciding", minimum=1, tasks=KWS),
     Option("kws.threshold", int, 160, "smoothed score (0-255) a keyword needs to be detected", minimum=0,
            maximum=255, tasks=KWS),
     Option("kws.suppression_ms", int, 1000, "milliseconds after a detection during which no other is reported",
@@ -92,7 +94,7 @@ OPTIONS: tuple[Option, ...] = (
 # Defaults that depend on project.task (an explicit value always wins).
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "kws": {"project.sensor": "mic", "project.labels": list(KWS_LABELS), "project.sample_rate": 16000,
-            "model.architecture": "dscnn_small", "model.epochs": 30, "model.batch_size": 64,
+            "model.architecture": "dscnn", "model.epochs": 30, "model.batch_size": 64,
             "model.learning_rate": 0.002},
 }
 # What each task accepts where an option's choices are shared between tasks.

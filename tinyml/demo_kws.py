@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SMALL = {"per_class": 40, "epochs": 8, "qat_epochs": 2}
-FULL = {"per_class": None, "epochs": None, "qat_epochs": None}  # None: the stage's default
+SMALL = {"per_class": 40, "epochs": 8, "qat_epochs": 2, "architecture": "dscnn_small"}
+FULL = {"per_class": None, "epochs": None, "qat_epochs": None, "architecture": None}  # None: the stage's default
 
 
 def run(args, reporter, root: Path) -> int:
@@ -35,7 +35,7 @@ def run(args, reporter, root: Path) -> int:
     paths = ProjectPaths(root)
     clock = Stopwatch()
     flags = {"project.task": "kws", "project.seed": args.seed, "model.epochs": size["epochs"],
-             "quantize.qat_epochs": size["qat_epochs"]}
+             "quantize.qat_epochs": size["qat_epochs"], "model.architecture": size["architecture"]}
     cfg = config.load(root, flags=flags, read_file=False)
     write_text(paths.config, config.render_toml(cfg.values))
     labels = list(cfg["project.labels"])

@@ -372,6 +372,9 @@ int main(void) {
       skip_line(uart_read());
       hello(&params);
     } else if (c == 'Q') {
+      /* Read the rest of the line first: bytes left unread when the firmware exits make QEMU
+         reset the connection, which can discard the summary before the host reads it. */
+      skip_line(uart_read());
       g_inferences += g_app.inferences;
       g_detections += g_app.detections;
       if (g_app.hops) ++g_streams;

@@ -166,6 +166,9 @@ uint32_t tm_runtime_serve(const tm_runtime *rt) {
       if (skip_line(rt, rt->read_char()) < 0) return count;
       hello(rt);
     } else if (c == 'Q') {
+      /* Read the rest of the line before exiting: unread bytes make QEMU reset the connection
+         when the firmware exits, which can discard the summary before the host reads it. */
+      if (skip_line(rt, rt->read_char()) < 0) return count;
       summary(rt, count);
       return count;
     } else {
