@@ -35,15 +35,20 @@ def run(args, reporter) -> int:
     meta = read_audio_meta(model) if model.is_file() else None
     if meta is not None:
         from tinyml.codegen.kws import write_kws_project
-        from tinyml.evaluate.kws_stream import stream_params
+        from tinyml.evaluate.kws_stream import project_stream_params
 
         labels, params = meta
         summary = write_kws_project(model, Path(args.out) if args.out else paths.firmware, labels, params,
-                                    stream_params(config.load(args.project, flags={"project.task": "kws"})))
+                                    project_stream_params(args.project))
         reporter.info(f"keyword spotting: {params.kind} front end, labels {', '.join(labels)}; "
                       f"AOT arena {summary['arena_bytes']:,} B; environments {', '.join(summary['environments'])}")
         print(summary["project"])
         return 0
+    if cfg["project.task"] == "kws" and model.is_file():
+        from tinyml.errors import expected
+
+        raise expected(f"a keyword-spotting model trained by tinyml (labels and front end in {model.name}.meta.json)",
+                       f"'{model}' without them", "Quantize it with `tinyml quantize` in this project.")
     if args.backend == "aot":
         from tinyml.codegen.aot.generate import generate_aot
 

@@ -64,7 +64,7 @@ def run(args, reporter) -> int:
 
         write, default = ((write_keywords, KEYWORDS_PER_CLASS) if args.builtin == "keywords"
                           else (write_gestures, DEFAULT_PER_CLASS))
-        per_class = args.per_class or default
+        per_class = default if args.per_class is None else args.per_class
         labels = tuple(cfg["project.labels"])
         if (args.builtin == "keywords") != (cfg["project.task"] == "kws"):  # the other task's data: its own labels
             task = "kws" if args.builtin == "keywords" else "gesture"

@@ -57,6 +57,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
+from tinyml.artifacts import atomic_dir
 from tinyml.collect.dataset import DatasetWriter
 from tinyml.collect.synthetic import split_for
 from tinyml.errors import TinymlError, expected
@@ -526,13 +527,17 @@ def write_keywords(root: str | Path, *, per_class: int = DEFAULT_PER_CLASS, seed
     if (root / "manifest.json").exists():
         raise expected("an empty folder for the built-in dataset", f"'{root}' already holds a dataset",
                        "Choose another folder or delete it.")
+    if root.is_dir() and any(root.iterdir()):
+        raise expected("an empty or new folder for the built-in dataset", f"'{root}' holds other files",
+                       "Choose another folder.")
     recipes = plan(per_class, seed, labels)
     words = _words(recipes, espeak()) if any(r.utterance for r in recipes) else iter(())
-    writer = DatasetWriter(root, manifest_every=250)
-    for done, recipe in enumerate(recipes, 1):
-        pcm = render(recipe, next(words) if recipe.utterance is not None else None)
-        writer.add(name=recipe.name, label=recipe.label, split=recipe.split, sensor="mic",
-                   sample_rate=SAMPLE_RATE, signal=pcm.astype(np.float32) / 32768.0)
-        reporter.progress("speaking", done, len(recipes))
-    writer.flush()
+    with atomic_dir(root) as tmp:  # all clips or none: an interrupted run leaves no partial dataset
+        writer = DatasetWriter(tmp, manifest_every=250)
+        for done, recipe in enumerate(recipes, 1):
+            pcm = render(recipe, next(words) if recipe.utterance is not None else None)
+            writer.add(name=recipe.name, label=recipe.label, split=recipe.split, sensor="mic",
+                       sample_rate=SAMPLE_RATE, signal=pcm.astype(np.float32) / 32768.0)
+            reporter.progress("speaking", done, len(recipes))
+        writer.flush()
     return root

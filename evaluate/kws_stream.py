@@ -227,3 +227,14 @@ def stream_params(cfg) -> StreamParams:
     """The [kws] section of a project's configuration."""
     return StreamParams(infer_every=cfg["kws.infer_every"], average=cfg["kws.average"],
                         threshold=cfg["kws.threshold"], suppression_ms=cfg["kws.suppression_ms"]).checked()
+
+
+def project_stream_params(root) -> StreamParams:
+    """[kws] of the project in `root` when it is a kws project; otherwise the defaults (and any
+    TINYML_KWS_* variables): a KWS model can be generated or emulated from any folder."""
+    from tinyml import config
+
+    cfg = config.load(root)
+    if cfg["project.task"] != "kws":
+        cfg = config.load(root, flags={"project.task": "kws"}, read_file=False)
+    return stream_params(cfg)

@@ -34,6 +34,8 @@ def read_wav(path: Path, sample_rate: int) -> np.ndarray:
         raise expected(f"mono 16-bit {sample_rate} Hz audio in '{path}'",
                        f"{channels} channel(s), {8 * width}-bit, {rate} Hz",
                        f"Convert it, e.g. `sox IN -r {sample_rate} -c 1 -b 16 OUT.wav`.")
+    if len(raw) % 2:
+        raise expected(f"whole 16-bit samples in '{path}'", f"{len(raw)} bytes of audio data (cut short?)")
     return np.frombuffer(raw, dtype="<i2").copy()
 
 
@@ -91,9 +93,8 @@ def resolve(model_path: Path, cfg, labels: list[str] | None, kind: str | None) -
             raise expected(f"--frontend {params.kind}, the front end '{model_path.name}' was trained with",
                            f"--frontend {kind}", "Drop --frontend.")
         return (labels or known_labels), params
-    if cfg["project.task"] == "kws":
-        params = replace(FrontendParams.from_config(cfg), kind=kind or cfg["frontend.kind"]).checked()
-        return (labels or list(cfg["project.labels"])), params
+    if cfg["project.task"] == "kws" and kind == "tflm":
+        return (labels or list(cfg["project.labels"])), replace(FrontendParams.from_config(cfg), kind="tflm").checked()
     if not labels or kind != "tflm":
         raise expected("a keyword-spotting model trained by tinyml (labels and logmel front end recorded beside it), "
                        "or --labels with --frontend tflm for a model taking TFLM's micro_speech features",

@@ -60,7 +60,7 @@ def run(args, reporter) -> int:
         raise BadInput(f"Expected --inputs >= 1, --seed >= 0 and --timeout > 0. Received: {args.inputs}, "
                        f"{args.seed}, {args.timeout:g}.")
     model = Path(args.model)
-    out = Path(args.out) if args.out else Path("build") / "emulator" / model.stem
+    out = Path(args.out) if args.out else Path("build") / "emulator" / (model.stem + ("-kws" if args.wav else ""))
     if args.wav:
         return _kws(args, model, out, reporter)
     result = emulate(model, out, inputs=args.inputs, seed=args.seed, timeout_s=args.timeout, reporter=reporter)
@@ -69,9 +69,8 @@ def run(args, reporter) -> int:
 
 
 def _kws(args, model: Path, out: Path, reporter) -> int:
-    from tinyml import config
     from tinyml.errors import expected, require_file
-    from tinyml.evaluate.kws_stream import stream_params
+    from tinyml.evaluate.kws_stream import project_stream_params
     from tinyml.firmware.emulate_kws import emulate_kws
     from tinyml.train.frontend import read_audio_meta
 
@@ -82,8 +81,7 @@ def _kws(args, model: Path, out: Path, reporter) -> int:
     if args.uart_ms < 0:
         raise expected("--uart-ms >= 0", args.uart_ms)
     labels, params = meta
-    cfg = config.load(args.project, flags={"project.task": "kws"})
-    result = emulate_kws(model, [Path(w) for w in args.wav], out, labels, params, stream_params(cfg),
+    result = emulate_kws(model, [Path(w) for w in args.wav], out, labels, params, project_stream_params(args.project),
                          reporter=reporter, uart_ms=args.uart_ms, seed=args.seed, timeout_s=args.timeout)
     print(json.dumps(result, indent=2) if args.json else render_kws(result))
     return 0 if result["detections_match"] else 1

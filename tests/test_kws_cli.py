@@ -179,7 +179,7 @@ def test_init_kws_writes_the_audio_sections_and_no_window(tmp_path, capsys):
     assert (p["task"], p["sensor"], p["labels"], p["sample_rate"]) == ("kws", "mic", LABELS, 16000)
     assert doc["frontend"]["kind"] == "logmel" and doc["frontend"]["mel_bands"] == 40
     assert doc["kws"] == {"infer_every": 25, "average": 2, "threshold": 160, "suppression_ms": 1000}
-    assert doc["model"]["architecture"] == "dscnn_small"
+    assert doc["model"]["architecture"] == "dscnn"
     assert set(doc["quantize"]) == {"mode", "representative_samples", "qat_epochs"}
     loaded = config.load(tmp_path / "k", environ={})
     assert all(src.endswith("tinyml.toml") for src in loaded.sources.values() if src != "default")

@@ -21,7 +21,8 @@ FULL = {"per_class": None, "epochs": 40}  # None: the collect stage's default
 def add_arguments(p) -> None:
     p.add_argument("--dir", default="tinyml-demo", help="demo project folder (default: ./tinyml-demo)")
     p.add_argument("--small", action="store_true",
-                   help=f"a quick run for tests ({SMALL['per_class']} recordings per class, {SMALL['epochs']} epochs)")
+                   help=f"a quick run for tests (gesture: {SMALL['per_class']} recordings per class, {SMALL['epochs']} "
+                        "epochs; kws: see tinyml/demo_kws.py)")
     p.add_argument("--seed", type=int, default=1234, help="seed for data, splits and training (default: 1234)")
     p.add_argument("--task", choices=["gesture", "kws"], default="gesture",
                    help="gesture: IMU gestures (default); kws: keyword spotting with espeak-ng speech")
@@ -65,6 +66,13 @@ def run(args, reporter) -> int:
         from tinyml.evaluate.wav import read_wav
 
         read_wav(Path(wav), TASK_DEFAULTS["kws"]["project.sample_rate"])
+    if args.task == "kws":  # find a missing tool now, not after minutes of training
+        import shutil
+
+        missing = [t for t in ("espeak-ng", "qemu-system-arm", "arm-none-eabi-gcc") if shutil.which(t) is None]
+        if missing:
+            raise expected("espeak-ng, qemu-system-arm and arm-none-eabi-gcc for the kws demo",
+                           f"{', '.join(missing)} not installed", "Run `make setup`.")
     _prepare(root)
     if args.task == "kws":
         from tinyml.demo_kws import run as run_kws

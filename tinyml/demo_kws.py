@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SMALL = {"per_class": 40, "epochs": 8, "qat_epochs": 2, "architecture": "dscnn_small"}
-FULL = {"per_class": None, "epochs": None, "qat_epochs": None, "architecture": None}  # None: the stage's default
+SMALL = {"per_class": 60, "epochs": 20, "qat_epochs": 2, "architecture": "dscnn_small", "batch_size": 32}
+FULL = {"per_class": None, "epochs": None, "qat_epochs": None, "architecture": None,
+        "batch_size": None}  # None: the stage's default
 
 
 def run(args, reporter, root: Path) -> int:
@@ -35,7 +36,8 @@ def run(args, reporter, root: Path) -> int:
     paths = ProjectPaths(root)
     clock = Stopwatch()
     flags = {"project.task": "kws", "project.seed": args.seed, "model.epochs": size["epochs"],
-             "quantize.qat_epochs": size["qat_epochs"], "model.architecture": size["architecture"]}
+             "quantize.qat_epochs": size["qat_epochs"], "model.architecture": size["architecture"],
+             "model.batch_size": size["batch_size"]}
     cfg = config.load(root, flags=flags, read_file=False)
     write_text(paths.config, config.render_toml(cfg.values))
     labels = list(cfg["project.labels"])
@@ -123,7 +125,7 @@ def summary(report: dict, report_path: Path) -> str:
     acc, model, e = report["accuracy"], report["model"], report["emulator"]
     lines = [
         f"tinyml demo --task kws: {report['dataset']['recordings']} clips spoken by espeak-ng "
-        f"({', '.join(report['dataset']['labels'])})",
+        f"({', '.join(report['confusion_int8']['labels'])})",
         f"  accuracy (test, {acc['test_windows']} clips of unseen voices): float {acc['float']:.3f}, "
         f"int8 PTQ {acc['int8']:.3f}, int8 QAT {acc['int8_qat']:.3f} (TFLM interpreter)",
     ]

@@ -38,7 +38,8 @@ volatile uint32_t g_read = 0;     // samples taken by loop() (only it writes thi
 uint32_t g_dropped_reported = 0;
 
 tm_kws g_app;
-uint32_t g_stage_start[2], g_stage_us[2], g_stage_max_us[2], g_last_network_us;
+uint32_t g_stage_start[2], g_stage_max_us[2], g_last_network_us;
+uint64_t g_stage_us[2];  // totals: 32 bits of microseconds would wrap after 71 minutes
 
 // PDM interrupt: whatever the microphone delivered, into the ring, or counted as dropped.
 void on_pdm() {
@@ -166,11 +167,11 @@ void report_stages() {
   Serial.print(",\"inferences\":");
   Serial.print(g_app.inferences);
   Serial.print(",\"frontend_us\":");
-  Serial.print(g_stage_us[TM_KWS_STAGE_FRONTEND]);
+  Serial.print((unsigned long long)g_stage_us[TM_KWS_STAGE_FRONTEND]);
   Serial.print(",\"frontend_max_us\":");
   Serial.print(g_stage_max_us[TM_KWS_STAGE_FRONTEND]);
   Serial.print(",\"network_us\":");
-  Serial.print(g_stage_us[TM_KWS_STAGE_NETWORK]);
+  Serial.print((unsigned long long)g_stage_us[TM_KWS_STAGE_NETWORK]);
   Serial.print(",\"network_max_us\":");
   Serial.print(g_stage_max_us[TM_KWS_STAGE_NETWORK]);
   Serial.println("}");
