@@ -44,9 +44,13 @@ class Device:
     timeout_s: float = 30.0
     log: list[str] = field(default_factory=list)
 
-    def _next(self, wanted: str) -> dict:
+    _pending: bytes = field(default=b"", repr=False)  # a line torn across reads, kept for the next call
+
+    def until(self, wanted: str) -> list[dict]:
+        """Every event up to and including the first `wanted` one; a fault, or an error event unless
+        an error is what is wanted, raises DeviceError. Lines that are not events go to `log`."""
+        events = []
         deadline = time.monotonic() + self.timeout_s
-        pending = b""
         while True:
             if time.monotonic() > deadline:
                 raise DeviceError(f"Expected a '{wanted}' event within {self.timeout_s:g} s. Received: nothing "
@@ -56,10 +60,10 @@ class Device:
                 if getattr(self.port, "is_open", True) is False:
                     raise DeviceError(f"Expected a '{wanted}' event. Received: the link closed.")
                 continue
-            pending += chunk
-            if not pending.endswith(b"\n"):
+            self._pending += chunk
+            if not self._pending.endswith(b"\n"):
                 continue
-            line, pending = pending, b""
+            line, self._pending = self._pending, b""
             event = parse_line(line)
             if event is None:
                 self.log.append(line.decode(errors="replace").rstrip())
@@ -69,8 +73,12 @@ class Device:
                                   f"(CFSR {event.get('cfsr')}).")
             if event["event"] == "error" and wanted != "error":
                 raise DeviceError(f"The firmware refused a command: {event.get('message')}")
+            events.append(event)
             if event["event"] == wanted:
-                return event
+                return events
+
+    def _next(self, wanted: str) -> dict:
+        return self.until(wanted)[-1]
 
     def hello(self, ask: bool = False) -> dict:
         if ask:

@@ -182,6 +182,16 @@ def connect(url: str, proc: subprocess.Popen, timeout_s: float = 10.0):
             time.sleep(0.05)
 
 
+def wait_exit(proc: subprocess.Popen, timeout_s: float) -> None:
+    """After the summary: QEMU must exit, and the firmware's semihosting exit code must be 0."""
+    try:
+        code = proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise TinymlError(f"QEMU did not exit within {timeout_s:g} s after the summary") from None
+    if code != 0:
+        raise TinymlError(f"The firmware exited with code {code} (semihosting)")
+
+
 def emulate(model_path: Path, work: Path, *, inputs: int = 8, seed: int = 0, timeout_s: float = 30.0,
             extra_flags: tuple[str, ...] = (), reporter=None, generate: bool = True) -> dict:
     """Build and run the model on QEMU; compare every output with the host's TFLM.
@@ -213,12 +223,7 @@ def emulate(model_path: Path, work: Path, *, inputs: int = 8, seed: int = 0, tim
             result = check(Device(link, timeout_s), info.raw, xs)
         finally:
             link.close()
-        try:
-            code = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            raise TinymlError(f"QEMU did not exit within {timeout_s:g} s after the summary") from None
-    if code != 0:
-        raise TinymlError(f"The firmware exited with code {code} (semihosting)")
+        wait_exit(proc, timeout_s)
     result["instructions_systick"] = result["instructions_per_inference"]
     exact = [int(line) for line in counts.read_text().split()] if plugin and counts.is_file() else []
     if len(exact) == result["inputs_checked"]:

@@ -17,7 +17,6 @@ side on any pyserial port.
 from __future__ import annotations
 
 import math
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyml.errors import TinymlError
-from tinyml.evaluate.protocol import DeviceError, parse_line
+from tinyml.evaluate.protocol import Device, DeviceError
 
 # The firmware's markers around each stage, as plugin spans: front end per frame, network per inference.
 STAGE_SPANS = {"fe": ("tinyml_mark_fe_begin", "tinyml_mark_fe_end"),
@@ -34,42 +33,12 @@ MAX_FILE_CHUNK = 1024  # CHUNK in kws_main.c
 MAX_LINE_SAMPLES = 700  # samples per "A" line at most (seeded sizes 1..this)
 
 
-class KwsDevice:
-    """The host side of the emulator KWS app's line protocol, on an open pyserial port."""
+class KwsDevice(Device):
+    """The host side of the emulator KWS app's line protocol, on an open pyserial port (the event
+    reading is the model firmware's, evaluate/protocol.py)."""
 
     def __init__(self, port, timeout_s: float = 60.0):
-        self.port = port
-        self.timeout_s = timeout_s
-        self.log: list[str] = []
-        self._pending = b""
-
-    def until(self, wanted: str) -> list[dict]:
-        """Every event up to and including the first `wanted` one."""
-        events = []
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            if time.monotonic() > deadline:
-                raise DeviceError(f"Expected a '{wanted}' event within {self.timeout_s:g} s. Received: nothing "
-                                  "(the firmware hangs, or the port is not tinyml's KWS firmware).")
-            chunk = self.port.readline()
-            if not chunk:
-                continue
-            self._pending += chunk
-            if not self._pending.endswith(b"\n"):
-                continue
-            line, self._pending = self._pending, b""
-            event = parse_line(line)
-            if event is None:
-                self.log.append(line.decode(errors="replace").rstrip())
-                continue
-            if event["event"] == "fault":
-                raise DeviceError(f"Expected a '{wanted}' event. Received: a fault at pc {event.get('pc')} "
-                                  f"(CFSR {event.get('cfsr')}).")
-            if event["event"] == "error":
-                raise DeviceError(f"The firmware refused a command: {event.get('message')}")
-            events.append(event)
-            if event["event"] == wanted:
-                return events
+        super().__init__(port, timeout_s)
 
     def hello(self) -> dict:
         return self.until("hello")[-1]
@@ -139,7 +108,7 @@ def emulate_kws(model_path: Path, wavs: list[Path], work: Path, labels: list[str
     from tinyml.codegen.kws import write_kws_project
     from tinyml.evaluate.kws_stream import StreamParams, pad_for_stream, stream_host
     from tinyml.evaluate.wav import read_wav
-    from tinyml.firmware.emulate import BOARD_HZ, MACHINE, connect, plugin_args, read_counts, running
+    from tinyml.firmware.emulate import BOARD_HZ, MACHINE, connect, plugin_args, read_counts, running, wait_exit
     from tinyml.firmware.platformio import build
 
     params = (stream_params or StreamParams()).checked()
@@ -186,13 +155,8 @@ def emulate_kws(model_path: Path, wavs: list[Path], work: Path, labels: list[str
             summary = dev.quit()[-1]
         finally:
             link.close()
-        try:
-            code = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            raise TinymlError(f"QEMU did not exit within {timeout_s:g} s after the summary") from None
+        wait_exit(proc, timeout_s)
     wall["emulate_s"] = round(time.monotonic() - started, 2)
-    if code != 0:
-        raise TinymlError(f"The firmware exited with code {code} (semihosting)")
 
     started = time.monotonic()
     for entry, events, (_, pcm) in zip(per_stream, device_events, streams):

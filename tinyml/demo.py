@@ -7,7 +7,6 @@ stage handing the next a file in the demo folder.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 

@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from tinyml import tf as tfload
 from tinyml.artifacts import atomic_path, write_json, write_provenance
