@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -25,24 +23,11 @@ CLIPS = REPO.parent / "shared" / "reference" / "micro_speech"
 SCALE, ZERO_POINT = 0.0627, 92
 
 
-def read_wav(path: Path) -> np.ndarray:
-    with wave.open(str(path)) as w:
-        if w.getnchannels() != 1 or w.getsampwidth() != 2:
-            raise SystemExit(f"{path}: expected 16-bit mono PCM")
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
-
-
-def best_of(fn, repeat: int = 20) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main(argv: list[str]) -> int:
+    from run import best_of  # benchmarks/run.py, beside this script
+
     from tinyml.codegen.frontend import HostFrontend
+    from tinyml.evaluate.wav import read_wav
     from tinyml.train.frontend import FrontendParams, logmel, quantize_features
 
     wavs = [Path(a) for a in argv] or [CLIPS / f"{name}_1000ms.wav" for name in ("yes", "no", "noise", "silence")]
@@ -50,7 +35,7 @@ def main(argv: list[str]) -> int:
     if missing:
         raise SystemExit(f"missing: {', '.join(missing)}")
     params = FrontendParams().checked()
-    logmel(read_wav(wavs[0]), params)  # librosa's first call compiles with numba: keep it out of the timing
+    logmel(read_wav(wavs[0], params.sample_rate), params)  # librosa's first call compiles with numba: keep it out of the timing
     with tempfile.TemporaryDirectory() as tmp:
         host = HostFrontend(params, SCALE, ZERO_POINT, Path(tmp))
         print(f"front end: {params.sample_rate} Hz, window {params.window}, hop {params.hop}, FFT {params.fft_size}, "
@@ -59,12 +44,12 @@ def main(argv: list[str]) -> int:
               "| librosa/C |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for path in wavs:
-            pcm = read_wav(path)
+            pcm = read_wav(path, params.sample_rate)
             want, got = logmel(pcm, params), host.features(pcm)
             diff = np.abs(got.astype(np.float64) - want)
             same = int(np.sum(host.quantized(pcm) == quantize_features(want, SCALE, ZERO_POINT)))
-            c_s = best_of(lambda: host.features(pcm))
-            librosa_s = best_of(lambda: logmel(pcm, params))
+            c_s = best_of(lambda: host.features(pcm), repeat=20)
+            librosa_s = best_of(lambda: logmel(pcm, params), repeat=20)
             print(f"| {path.name} | {len(want)} | {diff.max():.3g} | {diff.mean():.3g} | {same} / {want.size} | "
                   f"{c_s * 1e3:.3f} | {librosa_s * 1e3:.3f} | {librosa_s / c_s:.1f}x |")
     return 0

@@ -1,7 +1,6 @@
 """The AOT backend: generated C compiled on the host must match the TFLM interpreter byte for byte."""
 
 import subprocess
-import wave
 
 import numpy as np
 import pytest
@@ -11,9 +10,11 @@ from tinyml.cli import main
 from tinyml.codegen.aot.generate import generate_aot
 from tinyml.codegen.aot.host import compile_host, run_host
 from tinyml.collect.dataset import load
+from tinyml.evaluate.wav import read_wav
 from tinyml.quantize import flatbuffer
 from tinyml.quantize.inspect import inspect
 from tinyml.quantize.tflm import Runner, quantize, seeded_inputs
+from tinyml.train.frontend import FrontendParams, TflmFrontend
 from tinyml.train.windows import project_windows
 
 import models
@@ -60,17 +61,10 @@ def test_demo_gesture_model(demo_project, tmp_path):
 
 def micro_speech_features(reference, name: str) -> np.ndarray:
     """TFLM's own front end (a fresh one per clip): 49 frames of 30 ms, 20 ms apart -> 1960 int8."""
-    from tflite_micro import runtime
-
-    with wave.open(str(reference / "micro_speech" / f"{name}_1000ms.wav")) as w:
-        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-    front = runtime.Interpreter.from_bytes((reference / "micro_speech" / "audio_preprocessor_int8.tflite").read_bytes())
-    frames = []
-    for f in range(49):
-        front.set_input(pcm[f * 320:f * 320 + 480].reshape(1, 480), 0)
-        front.invoke()
-        frames.append(front.get_output(0).reshape(-1).copy())
-    return np.concatenate(frames).astype(np.int8)
+    params = FrontendParams(kind="tflm")
+    pcm = read_wav(reference / "micro_speech" / f"{name}_1000ms.wav", params.sample_rate)
+    front = TflmFrontend(reference / "micro_speech" / "audio_preprocessor_int8.tflite")
+    return front.clip(pcm, params).reshape(-1)
 
 
 def test_micro_speech_with_real_speech(reference, tmp_path):

@@ -6,13 +6,13 @@ must agree byte for byte.
 
 import ctypes
 import subprocess
-import wave
 
 import numpy as np
 import pytest
 
 from tinyml.codegen.frontend import HostFrontend, write_frontend
 from tinyml.errors import BadInput
+from tinyml.evaluate.wav import read_wav
 from tinyml.train.frontend import FrontendParams, logmel, mel_matrix, quantize_features, to_float, window
 
 from conftest import tool
@@ -34,12 +34,6 @@ ABS_TOLERANCE = 1e-4
 
 M4F = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", "-O2", "-ffp-contract=off",
        "-std=c99", "-Wall", "-Wextra", "-Werror", "-Wdouble-promotion"]
-
-
-def read_wav(path) -> np.ndarray:
-    with wave.open(str(path)) as w:
-        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 16000), path
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
 
 
 def error_bound(pcm: np.ndarray, params: FrontendParams) -> np.ndarray:
@@ -78,7 +72,7 @@ def host(params, tmp_path_factory) -> HostFrontend:
 
 @pytest.fixture(scope="module")
 def clips(reference) -> dict:
-    return {name: read_wav(reference / "micro_speech" / f"{name}_1000ms.wav") for name in CLIPS}
+    return {name: read_wav(reference / "micro_speech" / f"{name}_1000ms.wav", 16000) for name in CLIPS}
 
 
 def test_features_match_librosa_on_real_speech(host, params, clips):

@@ -71,6 +71,17 @@ void on_stage(void *, tm_kws_stage stage, int begin) {
   if (stage == TM_KWS_STAGE_NETWORK) g_last_network_us = spent;
 }
 
+// One value per label as a JSON array of integers.
+template <typename T>
+void print_labels_array(const T *values) {
+  Serial.print("[");
+  for (int i = 0; i < TM_KWS_NUM_LABELS; ++i) {
+    if (i) Serial.print(",");
+    Serial.print(static_cast<int>(values[i]));
+  }
+  Serial.print("]");
+}
+
 void on_inference(void *, const tm_kws_inference *e) {
   Serial.print("TINYML {\"v\":1,\"event\":\"inference\",\"index\":");
   Serial.print(e->index);
@@ -82,17 +93,11 @@ void on_inference(void *, const tm_kws_inference *e) {
   Serial.print(e->status < 0 ? -e->status : e->status);
   Serial.print(",\"us\":");
   Serial.print(g_last_network_us);
-  Serial.print(",\"scores\":[");
-  for (int i = 0; i < TM_KWS_NUM_LABELS; ++i) {
-    if (i) Serial.print(",");
-    Serial.print(static_cast<int>(e->scores[i]));
-  }
-  Serial.print("],\"smoothed\":[");
-  for (int i = 0; i < TM_KWS_NUM_LABELS; ++i) {
-    if (i) Serial.print(",");
-    Serial.print(static_cast<int>(e->smoothed[i]));
-  }
-  Serial.println("]}");
+  Serial.print(",\"scores\":");
+  print_labels_array(e->scores);
+  Serial.print(",\"smoothed\":");
+  print_labels_array(e->smoothed);
+  Serial.println("}");
 }
 
 void on_detection(void *, const tm_kws_detection *d) {
