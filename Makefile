@@ -61,6 +61,7 @@ bench: setup
 	$(BIN)/python benchmarks/collect_throughput.py
 	$(BIN)/python benchmarks/frontend.py
 	$(BIN)/python benchmarks/keywords.py
+	$(BIN)/python benchmarks/backends.py
 
 clean:
 	rm -rf $(VENV) tinyml-demo tinyml-demo-kws .pytest_cache

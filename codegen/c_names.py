@@ -40,3 +40,13 @@ def c_float(value: float) -> str:
     if not any(c in text for c in ".e"):
         text += ".0"
     return text + "f"
+
+
+def c_string_body(text: str) -> str:
+    """`text` as the inside of a C string literal: printable ASCII as is, anything else (quotes,
+    backslashes, non-ASCII bytes in UTF-8) as three-digit octal escapes, which never run on."""
+    out = []
+    for b in text.encode("utf-8"):
+        ch = chr(b)
+        out.append(ch if 0x20 <= b < 0x7F and ch not in '"\\?' else f"\\{b:03o}")
+    return "".join(out)

@@ -17,9 +17,11 @@ def add_arguments(p) -> None:
     p.add_argument("model", nargs="?", help="int8 .tflite model (default: <project>/build/model_int8.tflite)")
     p.add_argument("-C", "--project", default=".", help="project folder (default: .)")
     p.add_argument("-o", "--out", help="output folder (default: <project>/build/firmware, or build/aot)")
-    p.add_argument("--backend", choices=["tflm", "aot"], default="tflm",
-                   help="tflm: a PlatformIO project running the TensorFlow Lite Micro interpreter (default); "
-                        "aot: the model compiled to plain C99 with a static memory plan, no interpreter")
+    p.add_argument("--backend", choices=["tflm", "aot"], default=None,
+                   help="tflm: a PlatformIO project running the TensorFlow Lite Micro interpreter (default; any model "
+                        "the board's TFLM runs: int8, int16, float, LSTM, SVDF, several inputs and outputs); "
+                        "aot: the model compiled to plain C99 with a static memory plan, no interpreter (int8). "
+                        "A keyword-spotting model gets the KWS application, which uses aot")
     p.add_argument("--symbol", default="g_model", help="C name of the model array (default: g_model)")
     add_option_flags(p, ["codegen.arena_margin_percent", "codegen.arena_margin_min_bytes"])
 
@@ -33,6 +35,12 @@ def run(args, reporter) -> int:
     from tinyml.train.frontend import read_audio_meta
 
     meta = read_audio_meta(model) if model.is_file() else None
+    if meta is not None and args.backend == "tflm":
+        from tinyml.errors import expected
+
+        raise expected("--backend aot (or none) for a keyword-spotting model",
+                       f"--backend tflm for '{model}', whose KWS application runs the AOT-compiled model",
+                       "Leave out --backend; to run the bare model on TFLM, copy the .tflite without its .meta.json.")
     if meta is not None:
         from tinyml.codegen.kws import write_kws_project
         from tinyml.evaluate.kws_stream import project_stream_params
@@ -60,8 +68,18 @@ def run(args, reporter) -> int:
     summary = generate(model, out, board=cfg["project.board"],
                        margin_percent=cfg["codegen.arena_margin_percent"],
                        margin_min_bytes=cfg["codegen.arena_margin_min_bytes"], symbol=args.symbol,
-                       seed=cfg["project.seed"])
+                       seed=cfg["project.seed"], reporter=reporter,
+                       project=Path(args.project))
+    where = ("by the board's library on the emulated Cortex-M4" if summary["arena_measured_on"] == "board"
+             else "on the host only")
     reporter.info(f"ops {', '.join(summary['ops'])}; arena {summary['arena_bytes']:,} B "
-                  f"({summary['arena_measured_bytes']:,} measured + {summary['arena_margin_bytes']:,} margin)")
+                  f"({summary['arena_measured_bytes']:,} measured {where} + {summary['arena_margin_bytes']:,} margin)")
+    if summary["arena_measured_on"] == "host":
+        reporter.info(f"warning: the board's arena was not measured: {summary['arena_note']}")
+    for defect in summary["board_defects"]:
+        reporter.info(f"warning: the board's library will compute this model differently from the host: {defect}.")
+    if summary.get("board_matches_host") is False and not summary["board_defects"]:
+        reporter.info(f"warning: {summary['library']} computes different outputs for this model than the host's "
+                      "TFLM (its self-check will say DIFFERS); `tinyml emulate MODEL --backend tflm` shows by how much.")
     print(summary["project"])
     return 0

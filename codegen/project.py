@@ -1,4 +1,4 @@
-"""`tinyml codegen --backend tflm`: an int8 model -> a complete PlatformIO project.
+"""`tinyml codegen --backend tflm`: any model TFLM runs -> a complete PlatformIO project.
 
 Python computes every value (C array rows, resolver methods, arena size, the
 check vectors); the Jinja2 templates in firmware/templates/<board>/ only lay
@@ -16,16 +16,17 @@ import numpy as np
 
 import tinyml
 from tinyml.artifacts import atomic_dir, versions
-from tinyml.codegen.c_names import c_identifier, hex_rows
-from tinyml.codegen.ops import RESOLVER_METHODS
+from tinyml.codegen.c_names import c_identifier, c_string_body, hex_rows
 from tinyml.errors import expected
 from tinyml.firmware import render_tree
 from tinyml.quantize import flatbuffer
+from tinyml.quantize.board_compat import board_defects
 from tinyml.quantize.inspect import inspect, unsupported_error
-from tinyml.quantize.tflm import Runner, seeded_inputs
+from tinyml.quantize.tflm import FLOAT_ATOL, FLOAT_RTOL, Runner, seeded_samples
 
 MARKER = ".tinyml-generated"
-_C_TYPES = {"INT8": ("int8_t", np.int8), "UINT8": ("uint8_t", np.uint8), "INT16": ("int16_t", np.int16)}
+# Head-room over the host's arena figure when the board's library could not be measured (percent, bytes).
+HOST_MARGIN = (15, 1024)
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,6 @@ def plan_arena(measured: int, percent: int, minimum: int) -> ArenaPlan:
     margin = max(minimum, -(-measured * percent // 100))
     total = -(-(measured + margin) // 16) * 16
     return ArenaPlan(measured, total - measured, total, f"{percent}% of measured, at least {minimum} B")
-
-
-def _check_vectors(raw: bytes, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded input and TFLM's output for it, for the on-device self-check."""
-    runner = Runner(raw)
-    sample = seeded_inputs(runner, 1, seed)[0]
-    return sample, runner.invoke(sample).reshape(-1)
 
 
 def write_marker(folder: Path, kind: str, summary: dict | None = None) -> None:
@@ -78,64 +72,116 @@ def prepare_out_dir(out: Path, kind: str) -> None:
                        "Choose another -o folder.")
 
 
-def generate(model_path: Path, out: Path, *, board: str = "nano33ble", margin_percent: int = 15,
-             margin_min_bytes: int = 1024, symbol: str = "g_model", seed: int = 0) -> dict:
-    """Write the project to `out` (atomically) and return what was generated."""
-    info = flatbuffer.read(model_path)
-    if info.float_io or info.float_ops:
-        floats = [t.name for t in info.tensors if t.dtype in ("FLOAT32", "FLOAT16") and not t.constant]
-        raise expected("a full-int8 model (int8 inputs, outputs and activations)",
-                       f"'{model_path}' with float tensors such as {floats[:2]}",
-                       "Quantize it first with `tinyml quantize`.")
+def tensor_check(tensor, data: bytes) -> dict:
+    """A check vector for the templates: dtype, shape, byte count and hex rows of the raw bytes."""
+    return {"dtype": tensor.dtype, "shape": list(tensor.shape), "bytes": len(data), "rows": hex_rows(data, 16)}
+
+
+def _check_vectors(raw: bytes, seed: int) -> tuple[bytes, bytes]:
+    """A seeded sample (every input's bytes) and the host TFLM's outputs for it, for the self-check."""
+    runner = Runner(raw)
+    sample = seeded_samples(runner, 1, seed)[0]
+    return sample, runner.invoke_bytes(sample)
+
+
+def _split(tensors, data: bytes) -> list[bytes]:
+    parts, offset = [], 0
+    for t in tensors:
+        n = t.elements * np.dtype(_NUMPY[t.dtype]).itemsize
+        parts.append(data[offset:offset + n])
+        offset += n
+    return parts
+
+
+_NUMPY = {"INT8": "int8", "UINT8": "uint8", "INT16": "int16", "UINT16": "uint16", "INT32": "int32",
+          "UINT32": "uint32", "INT64": "int64", "FLOAT32": "float32", "FLOAT64": "float64", "BOOL": "bool"}
+
+
+def check_io(info) -> None:
+    """Refuse, before anything is written, inputs or outputs the protocol cannot carry."""
     io = info.input_tensors() + info.output_tensors()
-    if len(info.inputs) != 1 or len(info.outputs) != 1 or any(t.dtype not in _C_TYPES for t in io):
-        raise expected("one int8 input and one int8 output",
-                       f"{len(info.inputs)} input(s), {len(info.outputs)} output(s) of "
-                       f"{sorted({t.dtype for t in io})}")
+    if not info.inputs or not info.outputs:
+        raise expected("a model with at least one input and one output", f"'{info.path}' with "
+                       f"{len(info.inputs)} input(s) and {len(info.outputs)} output(s)")
+    odd = sorted({t.dtype for t in io if t.dtype not in _NUMPY})
+    if odd:
+        raise expected(f"inputs and outputs of the types TFLM exchanges ({', '.join(_NUMPY)})",
+                       f"'{info.path}' with {', '.join(odd)}")
+
+
+def core_values(model_path: Path, info, ops: list[str], methods: dict[str, str], arena_bytes: int,
+                arena_comment: str, symbol: str, seed: int, library: str) -> dict:
+    """What templates/tflm (the sketch's core, shared by the board and the emulator) is rendered with."""
+    sample, outputs = _check_vectors(info.raw, seed)
+    banner = (f"Generated by tinyml {tinyml.__version__} from {model_path.name} "
+              f"(sha256 {_sha(info.raw)[:16]}...). Do not edit: run `tinyml codegen` again.")
+    return {
+        "banner": banner, "model_name": model_path.stem, "model_name_c": c_string_body(model_path.stem),
+        "model_bytes": info.model_bytes, "symbol": symbol, "guard": "TINYML_MODEL_H_",
+        "size_macro": "TINYML_MODEL_BYTES", "rows": hex_rows(info.raw),
+        "resolver_methods": [methods[op] for op in ops], "library": library,
+        "arena_bytes": arena_bytes, "arena_comment": arena_comment,
+        "tflm_version": versions().get("tflite-micro", "unknown"),
+        "float_atol": f"{FLOAT_ATOL:g}", "float_rtol": f"{FLOAT_RTOL:g}",
+        "check_input_hex": sample.hex(), "check_output_hex": outputs.hex(),
+        "outputs_exact": not any(t.dtype.startswith("FLOAT") for t in info.output_tensors()),
+        "check_inputs": [tensor_check(t, d) for t, d in zip(info.input_tensors(), _split(info.input_tensors(), sample))],
+        "check_outputs": [tensor_check(t, d) for t, d in
+                          zip(info.output_tensors(), _split(info.output_tensors(), outputs))],
+    }
+
+
+def generate(model_path: Path, out: Path, *, board: str = "nano33ble", margin_percent: int = 2,
+             margin_min_bytes: int = 64, symbol: str = "g_model", seed: int = 0, reporter=None,
+             project: Path | None = None) -> dict:
+    """Write the project to `out` (atomically) and return what was generated."""
+    from tinyml.firmware import tflm_board
+
+    info = flatbuffer.read(model_path)
+    check_io(info)
     symbol = c_identifier(symbol, "--symbol")
     prepare_out_dir(out, "board-project")
     report = inspect(model_path)
     if not report["tflm_supported"]:
         raise unsupported_error(report)
-    missing = [op for op in report["ops"] if op not in RESOLVER_METHODS]
-    if missing:
-        raise expected("ops with a MicroMutableOpResolver method", ", ".join(missing))
-    arena = plan_arena(report["arena_bytes"], margin_percent, margin_min_bytes)
-    check_in, check_out = _check_vectors(info.raw, seed)
-    in_ctype = _C_TYPES[info.input_tensors()[0].dtype][0]
-    out_ctype = _C_TYPES[info.output_tensors()[0].dtype][0]
-    model_name = model_path.stem
-    banner = (f"Generated by tinyml {tinyml.__version__} from {model_path.name} "
-              f"(sha256 {_sha(info.raw)[:16]}...). Do not edit: run `tinyml codegen` again.")
-    values = {
-        "banner": banner, "model_name": model_name, "model_bytes": info.model_bytes,
-        "symbol": symbol, "guard": "TINYML_MODEL_H_", "size_macro": "TINYML_MODEL_BYTES",
-        "rows": hex_rows(info.raw),
-        "resolver_methods": [RESOLVER_METHODS[op] for op in report["ops"]],
-        "arena_bytes": arena.total, "arena_measured": arena.measured, "arena_margin": arena.margin,
-        "margin_rule": arena.rule,
-        "input_ctype": in_ctype, "output_ctype": out_ctype,
-        "input_values": [int(v) for v in check_in], "output_values": [int(v) for v in check_out],
-        "input_rows": [", ".join(str(int(v)) for v in check_in[i:i + 16]) + ","
-                       for i in range(0, len(check_in), 16)],
-        "tflm_version": versions().get("tflite-micro", "unknown"),
-        "check_input_hex": check_in.tobytes().hex(), "check_output_hex": check_out.tobytes().hex(),
-    }
+    board_lib = tflm_board.BoardLibrary.find(project, reporter=reporter)
+    methods = board_lib.check_ops(info)  # refuses ops the board's library lacks, naming it
+    need = board_lib.arena(model_path, seed=seed)  # refuses what the board's library cannot run
+    if need is not None:
+        measured, source = need.arena_bytes, "board"
+    else:  # an unmeasured guess: the 64-bit host's figure, with the old, wider head-room
+        measured, source = report["arena_bytes"], "host"
+        margin_percent, margin_min_bytes = max(margin_percent, HOST_MARGIN[0]), max(margin_min_bytes, HOST_MARGIN[1])
+    arena = plan_arena(measured, margin_percent, margin_min_bytes)
+    where = (f"by {board_lib.label} on an emulated 32-bit Cortex-M4 (what the board allocates)" if source == "board"
+             else f"by the host's TFLM interpreter (64-bit, tflite-micro {versions().get('tflite-micro', '?')}; "
+                  f"the board's library was not measured: {board_lib.unavailable})")
+    comment = (f"{arena.measured} B measured {where}, plus {arena.margin} B head-room ({arena.rule}), "
+               f"rounded up to 16.")
+    values = core_values(model_path, info, report["ops"], methods, arena.total, comment, symbol, seed,
+                         board_lib.label)
     summary = {
         "project": str(out), "board": board, "model": str(model_path), "model_bytes": info.model_bytes,
-        "ops": report["ops"], "resolver_methods": values["resolver_methods"],
-        "arena_measured_bytes": arena.measured, "arena_margin_bytes": arena.margin,
-        "arena_bytes": arena.total, "arena_margin_rule": arena.rule,
+        "ops": report["ops"], "resolver_methods": values["resolver_methods"], "library": board_lib.label,
+        "arena_measured_bytes": arena.measured, "arena_measured_on": source,
+        "arena_host_bytes": report["arena_bytes"], "arena_board_bytes": need.arena_bytes if need else None,
+        "arena_margin_bytes": arena.margin, "arena_bytes": arena.total, "arena_margin_rule": arena.rule,
     }
+    summary["board_defects"] = board_defects(info)
+    if source == "host":
+        summary["arena_note"] = board_lib.unavailable
+    else:
+        summary["board_matches_host"] = need.self_check
     with atomic_dir(out) as tmp:
         values["emulator_env"] = _emulator(model_path, tmp / "src", summary)
         render_tree(board, tmp, values)
-        _copy_runtime(tmp / "src" / "runtime")
+        render_tree("tflm", tmp / "src", values)
+        copy_runtime(tmp / "src" / "runtime")
         write_marker(tmp, "board-project", summary)
     return summary
 
 
-def _copy_runtime(dst: Path) -> None:
+def copy_runtime(dst: Path) -> None:
     """The firmware core (protocol) both the board and the emulator build."""
     from tinyml.firmware import FIRMWARE_DIR
 

@@ -63,7 +63,7 @@ def _on_device(args, model: Path, cfg) -> int:
 
     from tinyml.errors import expected
     from tinyml.evaluate.device import check
-    from tinyml.quantize.tflm import seeded_inputs
+    from tinyml.quantize.tflm import seeded_samples
     from tinyml.evaluate.protocol import Device
     from tinyml.quantize import flatbuffer
     from tinyml.quantize.tflm import Runner
@@ -78,7 +78,7 @@ def _on_device(args, model: Path, cfg) -> int:
         raise expected("a serial port or pyserial URL that opens", f"'{args.port}' ({exc})",
                        "Check the cable, or the port QEMU/Renode listens on.") from None
     try:
-        result = check(Device(link, args.timeout), info.raw, seeded_inputs(Runner(info.raw), args.inputs,
+        result = check(Device(link, args.timeout), info.raw, seeded_samples(Runner(info.raw), args.inputs,
                                                                          cfg["project.seed"]))
     finally:
         link.close()

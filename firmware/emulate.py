@@ -193,25 +193,47 @@ def wait_exit(proc: subprocess.Popen, timeout_s: float) -> None:
 
 
 def emulate(model_path: Path, work: Path, *, inputs: int = 8, seed: int = 0, timeout_s: float = 30.0,
-            extra_flags: tuple[str, ...] = (), reporter=None, generate: bool = True) -> dict:
+            extra_flags: tuple[str, ...] = (), reporter=None, generate: bool = True, backend: str = "aot",
+            kernels: str = "cmsis-nn", margin_percent: int = 2, margin_min_bytes: int = 64,
+            project: Path | None = None, tflm_target=None) -> dict:
     """Build and run the model on QEMU; compare every output with the host's TFLM.
 
+    backend "aot": the AOT-compiled model; "tflm": the generated TFLM sketch's core with the board's TFLM
+    library (`kernels` cmsis-nn, as on the board, or reference; `tflm_target` how it is compiled, by
+    default as the board compiles it), its arena the one codegen reserves.
     With `generate` (the default) `work` becomes an emulator-only project for the model; without,
     `work` is an existing project with an `emulator` environment (as `tinyml codegen` writes)."""
     from tinyml.evaluate.device import check
-    from tinyml.quantize.tflm import seeded_inputs
+    from tinyml.quantize.tflm import seeded_samples
     from tinyml.evaluate.protocol import Device
     from tinyml.firmware.platformio import build
     from tinyml.quantize import flatbuffer
     from tinyml.quantize.tflm import Runner
 
     info = flatbuffer.read(model_path)
-    if generate:
+    extra = {}
+    if backend == "tflm":
+        from tinyml.codegen.project import check_io, plan_arena
+        from tinyml.firmware.tflm_board import BoardLibrary, write_project as write_tflm_project
+
+        check_io(info)
+        from tinyml.firmware import tflm_lib
+
+        lib = BoardLibrary.find(project, kernels=kernels, reporter=reporter, required=True,
+                                target=tflm_target or tflm_lib.MPS2)
+        lib.check_ops(info)
+        need = lib.arena(model_path, seed=seed)
+        arena = plan_arena(need.arena_bytes, margin_percent, margin_min_bytes)
+        write_tflm_project(model_path, work, lib, arena.total, seed=seed)
+        extra = {"backend": "tflm", "kernels": kernels, "library": lib.label, "arena_measured_bytes": need.arena_bytes,
+                 "arena_reserved_bytes": arena.total, "self_check_matched": need.self_check}
+    elif generate:
         write_project(model_path, work, extra_flags)
+        extra = {"backend": "aot"}
     if reporter:
         reporter.info(f"building the emulator firmware in {work}")
     sizes = build(work, "emulator", quiet=True)
-    xs = seeded_inputs(Runner(info.raw), inputs, seed)
+    xs = seeded_samples(Runner(info.raw), inputs, seed)
     if reporter:
         reporter.info(f"running {inputs} inputs on QEMU {MACHINE} (-icount shift=0)")
     counts = work / ".pio" / "instructions.txt"
@@ -239,6 +261,6 @@ def emulate(model_path: Path, work: Path, *, inputs: int = 8, seed: int = 0, tim
         "latency_assumption": "one instruction per cycle at 64 MHz",
         "flash_budget": sizes["flash_budget"], "ram_budget": sizes["ram_budget"],
         "elf_text": sizes["text"], "elf_data": sizes["data"], "elf_bss": sizes["bss"],
-        "project": str(work),
+        "project": str(work), **extra,
     })
     return result

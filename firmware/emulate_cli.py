@@ -11,7 +11,13 @@ from pathlib import Path
 
 
 def add_arguments(p) -> None:
-    p.add_argument("model", help="an int8 .tflite model the AOT backend accepts")
+    p.add_argument("model", help="a .tflite model (int8 for the AOT backend; any model TFLM runs for --backend tflm)")
+    p.add_argument("--backend", choices=["aot", "tflm"], default="aot",
+                   help="aot: the model compiled to C by tinyml (default); tflm: the generated TFLM sketch with "
+                        "the board's TFLM library (Chirale_TensorFLowLite, built for the emulated Cortex-M4)")
+    p.add_argument("--kernels", choices=["cmsis-nn", "reference"], default="cmsis-nn",
+                   help="with --backend tflm: the library's CMSIS-NN kernels (as on the board; default) or TFLM's "
+                        "reference kernels")
     p.add_argument("-o", "--out", help="emulator project folder (default: ./build/emulator/<model name>)")
     p.add_argument("--inputs", type=int, default=8, help="seeded random inputs to run (default: 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the inputs (default: 0)")
@@ -19,8 +25,8 @@ def add_arguments(p) -> None:
                    help="seconds to wait for each answer before calling the firmware hung (default: 60)")
     p.add_argument("--wav", nargs="+", metavar="FILE", help="keyword spotting: stream these recordings (16-bit "
                    "mono WAV) to the KWS firmware and compare its detections with the host's")
-    p.add_argument("-C", "--project", default=".", help="with --wav: project folder whose [kws] settings apply "
-                   "(default: .)")
+    p.add_argument("-C", "--project", default=".", help="project folder: with --wav, whose [kws] settings apply; "
+                   "with --backend tflm, where a board build's copy of the TFLM library is looked for (default: .)")
     p.add_argument("--uart-ms", type=int, default=0, help="with --wav: milliseconds of each stream sent as text "
                    "over the UART; the rest goes through semihosting, which is faster (default: 0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -32,8 +38,11 @@ def render(r: dict) -> str:
 
     ram_total = r["ram_bytes"] + r["stack_bytes"]
     match = "identical to" if r["outputs_match_host"] else "DIFFERENT from"
+    engine = (f"TFLM sketch, {r['library']}, {r['kernels']} kernels" if r.get("backend") == "tflm"
+              else "AOT backend")
     lines = [
-        f"{r['model']} on QEMU {r['board']} ({r['inputs_checked']} inputs): outputs {match} the host's TFLM interpreter",
+        f"{r['model']} ({engine}) on QEMU {r['board']} ({r['inputs_checked']} inputs): outputs {match} "
+        "the host's TFLM interpreter",
         f"  instructions per inference  {r['instructions_per_inference']:,} "
         f"(min {r['instructions_min']:,}; {r['instruction_counter']})",
         f"  latency at 64 MHz           {r['latency_ms_at_64mhz']:.2f} ms ({r['latency_assumption']})",
@@ -45,7 +54,9 @@ def render(r: dict) -> str:
         "  memory                      used                          nRF52840 budget",
         f"  flash (text + data)         {kb(r['flash_bytes']):<29} {kb(r['flash_budget'])}",
         f"  RAM (data + bss)            {kb(r['ram_bytes']):<29}",
-        f"    of which arena            {kb(r['arena_bytes']):<29}",
+        (f"    of which arena            {kb(r['arena_reserved_bytes']):<29} (TFLM uses {r['arena_bytes']:,} B after "
+         f"AllocateTensors, needs {r['arena_measured_bytes']:,} B to get there)" if r.get("backend") == "tflm"
+         else f"    of which arena            {kb(r['arena_bytes']):<29}"),
         f"  stack high-water            {kb(r['stack_bytes']):<29}",
         f"  RAM total                   {kb(ram_total):<29} {kb(r['ram_budget'])}",
     ]
@@ -60,10 +71,17 @@ def run(args, reporter) -> int:
         raise BadInput(f"Expected --inputs >= 1, --seed >= 0 and --timeout > 0. Received: {args.inputs}, "
                        f"{args.seed}, {args.timeout:g}.")
     model = Path(args.model)
-    out = Path(args.out) if args.out else Path("build") / "emulator" / (model.stem + ("-kws" if args.wav else ""))
+    suffix = "-kws" if args.wav else ("" if args.backend == "aot" else f"-tflm-{args.kernels}")
+    out = Path(args.out) if args.out else Path("build") / "emulator" / (model.stem + suffix)
     if args.wav:
         return _kws(args, model, out, reporter)
-    result = emulate(model, out, inputs=args.inputs, seed=args.seed, timeout_s=args.timeout, reporter=reporter)
+    from tinyml import config
+
+    cfg = config.load(args.project)  # the arena margins codegen would apply
+    result = emulate(model, out, inputs=args.inputs, seed=args.seed, timeout_s=args.timeout, reporter=reporter,
+                     backend=args.backend, kernels=args.kernels, project=Path(args.project),
+                     margin_percent=cfg["codegen.arena_margin_percent"],
+                     margin_min_bytes=cfg["codegen.arena_margin_min_bytes"])
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0 if result["outputs_match_host"] else 1
 

@@ -96,8 +96,11 @@ class ModelInfo:
 
     @property
     def float_ops(self) -> bool:
-        """Whether any non-constant tensor between ops is float (a float or hybrid model)."""
-        return any(t.dtype in ("FLOAT32", "FLOAT16") and not t.constant for t in self.tensors)
+        """Whether any non-constant tensor an op reads or writes is float (a float or hybrid model).
+        Tensors no op reads or writes do not count: an int8 LSTM lists float "intermediate" tensors
+        that only carry quantization parameters."""
+        used = {i for op in self.operators for i in op.inputs + op.outputs} | set(self.inputs) | set(self.outputs)
+        return any(t.dtype in ("FLOAT32", "FLOAT16") and not t.constant and t.index in used for t in self.tensors)
 
 
 def _macs(op_name: str, tensors: list[Tensor], inputs, outputs) -> int:

@@ -31,6 +31,32 @@ def inspect(path: str | Path) -> dict:
     }
 
 
+def add_board(report: dict, reporter=None) -> dict:
+    """The board's figures beside the host's: what the board's own TFLM library (Chirale_TensorFLowLite,
+    built for an emulated 32-bit Cortex-M4) registers, runs and allocates. Not measured (and said why)
+    where that library, the ARM compiler or QEMU is absent."""
+    from tinyml.firmware.tflm_board import BoardLibrary
+
+    lib = BoardLibrary.find(reporter=reporter)
+    from tinyml.quantize.board_compat import board_defects
+
+    report.update(board_library=lib.label, board_runs=None, board_arena_bytes=None, board_arena_used_bytes=None,
+                  board_note=lib.unavailable or None,
+                  board_defects=board_defects(flatbuffer.read(report["model"])))
+    if lib.tree is None or not report["tflm_supported"]:
+        return report
+    info = flatbuffer.read(report["model"])
+    try:
+        lib.check_ops(info)
+        need = lib.arena(info.path)
+    except BadInput as exc:
+        report.update(board_runs=False, board_note=str(exc))
+        return report
+    report.update(board_runs=True, board_arena_bytes=need.arena_bytes, board_arena_used_bytes=need.arena_used_bytes,
+                  board_self_check=need.self_check)
+    return report
+
+
 def unsupported_error(report: dict) -> BadInput:
     ops = ", ".join(report["unsupported_ops"]) or "an op"
     return BadInput(f"Expected a model the TFLM interpreter can run. Received: '{report['model']}' uses {ops}, "
@@ -61,4 +87,13 @@ def render(report: dict) -> str:
                      "as allocated by the TFLM interpreter on this 64-bit host)")
     else:
         lines.append(f"TFLM        cannot run it: missing {', '.join(report['unsupported_ops']) or '?'}")
+    if "board_library" in report:
+        if report["board_runs"]:
+            lines.append(f"board       {report['board_library']} on an emulated Cortex-M4: runs it; arena "
+                         f"{report['board_arena_bytes']:,} B (the smallest that allocates; it reports "
+                         f"{report['board_arena_used_bytes']:,} B used)"
+                         + ("" if report["board_self_check"] else "; its outputs DIFFER from the host's"))
+        else:
+            lines.append(f"board       {report['board_library']}: {report['board_note']}")
+        lines += [f"            computes it differently from the host: {d}" for d in report["board_defects"]]
     return "\n".join(lines)

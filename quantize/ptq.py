@@ -20,6 +20,7 @@ from tinyml.config import Config
 from tinyml.errors import TinymlError, require_file
 from tinyml.log import SILENT, Reporter, captured_fd2
 from tinyml.quantize import flatbuffer
+from tinyml.quantize.board_compat import board_safe_lstm
 from tinyml.quantize.tflm import Runner, confusion_matrix
 from tinyml.train.windows import Windows, project_windows
 
@@ -50,11 +51,13 @@ def representative(windows: Windows, count: int, seed: int) -> np.ndarray:
 
 
 def convert_int8(model, calibration: np.ndarray, *, per_channel: bool = True, per_channel_dense: bool = False,
-                 int8_io: bool = True) -> bytes:
+                 int8_io: bool = True, board_safe: bool = True) -> bytes:
     """Full-int8 conversion. `per_channel=False` quantizes convolution weights per tensor;
     `per_channel_dense` quantizes dense layers per channel too (off by default: per-tensor dense
     weights run on every TFLM build, including the older one inside the Arduino library);
-    `int8_io=False` keeps float inputs and outputs (QUANTIZE/DEQUANTIZE at the edges)."""
+    `int8_io=False` keeps float inputs and outputs (QUANTIZE/DEQUANTIZE at the edges).
+    With `board_safe` (the default) an LSTM's cell state gets a scale of at least 2^-12, which the
+    board's TFLM needs (quantize/board_compat.py)."""
     tf, _ = tfload.load()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -73,9 +76,10 @@ def convert_int8(model, calibration: np.ndarray, *, per_channel: bool = True, pe
         # The converter narrates to fd 2 and warns about input statistics it does not need.
         warnings.simplefilter("ignore")
         try:
-            return converter.convert()
+            raw = converter.convert()
         except Exception as exc:
             raise TinymlError(f"TFLite conversion failed: {exc}") from exc
+    return board_safe_lstm(raw)[0] if board_safe else raw
 
 
 def quantization_aware(config: Config, model, train_w: Windows, val_w: Windows, reporter: Reporter = SILENT):

@@ -149,15 +149,50 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> li
 
 
 def seeded_inputs(runner: Runner, count: int, seed: int) -> np.ndarray:
-    """`count` seeded random inputs in the model's input type, as raw bytes per row."""
+    """`count` seeded random inputs in the model's (first) input type, one flattened row each."""
     shape, dtype = runner.input["shape"], np.dtype(runner.input["dtype"])
-    rng = np.random.default_rng(seed)
-    if dtype.kind == "i":
+    return _seeded(np.random.default_rng(seed), dtype, count, int(np.prod(shape)))
+
+
+def _seeded(rng, dtype: np.dtype, count: int, elements: int) -> np.ndarray:
+    if dtype.kind in "iu":
         info = np.iinfo(dtype)
-        values = rng.integers(info.min, info.max + 1, size=(count, int(np.prod(shape))), dtype=dtype)
-    else:
-        values = rng.normal(0.0, 1.5, size=(count, int(np.prod(shape)))).astype(dtype)
-    return values
+        return rng.integers(info.min, info.max + 1, size=(count, elements), dtype=dtype)
+    if dtype.kind == "b":
+        return rng.integers(0, 2, size=(count, elements)).astype(dtype)
+    return rng.normal(0.0, 1.5, size=(count, elements)).astype(dtype)
+
+
+def seeded_samples(runner: Runner, count: int, seed: int) -> list[bytes]:
+    """`count` seeded samples for a model with any number of inputs of any type: each sample is
+    every input's raw bytes in input order, as the firmware protocol sends them."""
+    rng = np.random.default_rng(seed)
+    per_input = [_seeded(rng, np.dtype(d["dtype"]), count, int(np.prod(d["shape"]))) for d in runner.inputs]
+    return [b"".join(rows[i].tobytes() for rows in per_input) for i in range(count)]
+
+
+# Float outputs on the device are compared within this (libm and the newer host library round
+# differently); integer outputs byte for byte.
+FLOAT_ATOL, FLOAT_RTOL = 1e-6, 1e-5
+
+
+def outputs_equal(runner: Runner, got: bytes, want: bytes) -> bool:
+    """Device output bytes vs the host's: integers exactly, float32 within FLOAT_ATOL + FLOAT_RTOL |want|."""
+    if len(got) != len(want):
+        return False
+    offset = 0
+    for d in runner.outputs:
+        dtype = np.dtype(d["dtype"])
+        n = dtype.itemsize * int(np.prod(d["shape"]))
+        a, b = got[offset:offset + n], want[offset:offset + n]
+        offset += n
+        if dtype.kind == "f":
+            x, y = np.frombuffer(a, dtype), np.frombuffer(b, dtype)
+            if not np.all(np.abs(x - y) <= FLOAT_ATOL + FLOAT_RTOL * np.abs(y)):
+                return False
+        elif a != b:
+            return False
+    return True
 
 
 class Runner:
@@ -166,14 +201,36 @@ class Runner:
     def __init__(self, model_bytes: bytes, arena_bytes: int | None = None):
         from tflite_micro import runtime
 
+        from tinyml.quantize.flatbuffer import parse
+
+        # The interpreter segfaults on an out-of-range tensor index: count from the flatbuffer.
+        info = parse(model_bytes, Path("<model>"))
         self._interp = runtime.Interpreter.from_bytes(model_bytes, arena_size=arena_bytes or PROBE_ARENA_BYTES)
-        self.input = self._interp.get_input_details(0)
-        self.output = self._interp.get_output_details(0)
+        self.inputs = [self._interp.get_input_details(i) for i in range(len(info.inputs))]
+        self.outputs = [self._interp.get_output_details(i) for i in range(len(info.outputs))]
+        self.input, self.output = self.inputs[0], self.outputs[0]
 
     def invoke(self, sample: np.ndarray) -> np.ndarray:
         self._interp.set_input(sample.reshape(self.input["shape"]).astype(self.input["dtype"]), 0)
         self._interp.invoke()
         return self._interp.get_output(0).copy()
+
+    def invoke_bytes(self, sample: bytes) -> bytes:
+        """One inference on every input's bytes (in order); every output's bytes (in order)."""
+        offset = 0
+        for i, d in enumerate(self.inputs):
+            dtype = np.dtype(d["dtype"])
+            n = dtype.itemsize * int(np.prod(d["shape"]))
+            if offset + n > len(sample):
+                raise ValueError(f"sample of {len(sample)} bytes is too short for input {i}")
+            self._interp.set_input(np.frombuffer(sample[offset:offset + n], dtype).reshape(d["shape"]), i)
+            offset += n
+        self._interp.invoke()
+        return b"".join(np.ascontiguousarray(self._interp.get_output(i)).tobytes() for i in range(len(self.outputs)))
+
+    def reset(self) -> None:
+        """Back to the state after AllocateTensors (the firmware resets after its self-check)."""
+        self._interp.reset()
 
     def run_float(self, x: np.ndarray) -> np.ndarray:
         """Quantize float inputs with the model's input parameters; dequantize the outputs."""

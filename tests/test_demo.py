@@ -27,7 +27,12 @@ def test_report_holds_the_numbers(demo_project):
     correct = sum(matrix[i][i] for i in range(len(labels)))
     assert abs(correct / report["accuracy"]["test_windows"] - report["accuracy"]["int8"]) < 1e-9
     assert len(report["training"]["curves"]["loss"]) == report["training"]["epochs_run"]
-    assert report["model"]["arena_bytes"] > 0 and report["firmware"]["arena_bytes"] > report["model"]["arena_bytes"]
+    fw = report["firmware"]
+    assert report["model"]["arena_bytes"] == fw["arena_host_bytes"] > 0
+    assert fw["arena_bytes"] > fw["arena_measured_bytes"] > 0
+    if fw["arena_measured_on"] == "board":  # the board's library on the emulated core, run with that arena
+        tflm = report["emulator_tflm"]
+        assert tflm["outputs_match_host"] and tflm["arena_reserved_bytes"] == fw["arena_bytes"]
 
 
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path, capsys):

@@ -88,8 +88,9 @@ OPTIONS: tuple[Option, ...] = (
            "(tensorflow-model-optimization), then full int8", choices=("ptq", "qat")),
     Option("quantize.representative_samples", int, 200, "examples used to calibrate int8 ranges", minimum=1),
     Option("quantize.qat_epochs", int, 5, "fine-tuning epochs for quantization-aware training", minimum=1),
-    Option("codegen.arena_margin_percent", int, 15, "arena head-room over the measured TFLM arena, in percent", minimum=0),
-    Option("codegen.arena_margin_min_bytes", int, 1024, "the smallest head-room, in bytes", minimum=0),
+    Option("codegen.arena_margin_percent", int, 2, "arena head-room over the arena the board's TFLM needs (measured "
+           "on the emulated Cortex-M4), in percent", minimum=0),
+    Option("codegen.arena_margin_min_bytes", int, 64, "the smallest head-room, in bytes", minimum=0),
 )
 
 # Defaults that depend on project.task (an explicit value always wins).

@@ -96,8 +96,16 @@ def run(args, reporter) -> int:
     write_json(paths.inspect_report, model_report)
     firmware = generate(paths.int8_model, paths.firmware, board=cfg["project.board"],
                         margin_percent=cfg["codegen.arena_margin_percent"],
-                        margin_min_bytes=cfg["codegen.arena_margin_min_bytes"], seed=cfg["project.seed"])
-    reporter.info("[5/6] emulate: the model compiled to C on QEMU's Cortex-M4, read back over its UART")
+                        margin_min_bytes=cfg["codegen.arena_margin_min_bytes"], seed=cfg["project.seed"],
+                        reporter=reporter)
+    reporter.info("[5/6] emulate on QEMU's Cortex-M4, read back over its UART: the TFLM sketch with the board's "
+                  "library, and the model compiled to C")
+    emulated_tflm = None
+    if firmware["arena_measured_on"] == "board":
+        emulated_tflm = emulate(paths.int8_model, paths.build / "emulator-tflm", inputs=8, seed=cfg["project.seed"],
+                                backend="tflm", margin_percent=cfg["codegen.arena_margin_percent"],
+                                margin_min_bytes=cfg["codegen.arena_margin_min_bytes"])
+        emulated_tflm.pop("log", None)
     emulated = emulate(paths.int8_model, paths.firmware, inputs=8, seed=cfg["project.seed"], generate=False)
     emulated.pop("log", None)
     reporter.info("[6/6] report")
@@ -117,6 +125,7 @@ def run(args, reporter) -> int:
         "model": {k: model_report[k] for k in ("model_bytes", "macs", "ops", "arena_bytes", "inputs", "outputs")},
         "firmware": firmware,
         "emulator": emulated,
+        "emulator_tflm": emulated_tflm,
         "seconds": round(clock.seconds(), 1),
     }
     report_path = write_report(paths.build, report, history["curves"])
@@ -132,17 +141,20 @@ def summary(report: dict, report_path: Path) -> str:
         f"  accuracy (test, {acc['test_windows']} windows): float {acc['float']:.3f}, int8 in TFLM {acc['int8']:.3f} "
         f"(drop {acc['drop']:+.3f})",
         f"  model: {model['model_bytes']:,} B flatbuffer, {model['macs']:,} MACs, ops {', '.join(model['ops'])}",
-        f"  arena: {model['arena_bytes']:,} B measured in TFLM -> {fw['arena_bytes']:,} B in firmware "
-        f"(+{fw['arena_margin_bytes']:,} B: {fw['arena_margin_rule']})",
+        f"  arena: {model['arena_bytes']:,} B in the host's TFLM; "
+        + (f"{fw['arena_board_bytes']:,} B needed by {fw['library']} on a 32-bit Cortex-M4"
+           if fw["arena_measured_on"] == "board" else "the board's library not measured here")
+        + f" -> {fw['arena_bytes']:,} B in firmware (+{fw['arena_margin_bytes']:,} B: {fw['arena_margin_rule']})",
         f"  PlatformIO project: {fw['project']} (environments: {', '.join(fw['environments'])})",
-        _emulator_line(report["emulator"]),
+        *([_emulator_line(report["emulator_tflm"], "TFLM sketch + CMSIS-NN")] if report["emulator_tflm"] else []),
+        _emulator_line(report["emulator"], "AOT C"),
         f"  report: {report_path} (+ confusion.png, training.png); {report['seconds']} s",
     ])
 
 
-def _emulator_line(e: dict) -> str:
+def _emulator_line(e: dict, what: str) -> str:
     match = "identical to" if e["outputs_match_host"] else "DIFFERENT from"
-    return (f"  emulated Cortex-M4: {e['instructions_per_inference']:,} instructions per inference "
+    return (f"  emulated Cortex-M4, {what}: {e['instructions_per_inference']:,} instructions per inference "
             f"(~{e['latency_ms_at_64mhz']:.1f} ms at 64 MHz, {e['instructions_per_mac']} per MAC), "
             f"flash {e['flash_bytes']:,} B, RAM {e['ram_bytes'] + e['stack_bytes']:,} B with stack; "
             f"outputs {match} TFLM on {e['inputs_checked']} inputs")

@@ -63,3 +63,9 @@ class ProjectPaths:
 def sidecar(artifact: Path) -> Path:
     """The provenance manifest written next to an artifact."""
     return artifact.with_name(artifact.name + ".meta.json")
+
+
+def checkout_reference(name: str) -> Path:
+    """`../shared/reference/<name>` beside a source checkout of tinyml, where developers and CI keep
+    third-party material (read in place); it does not exist beside an installed package."""
+    return Path(__file__).resolve().parents[1].parent / "shared" / "reference" / name

@@ -2,8 +2,10 @@
 
 * cnn (gesture): a small 1-D CNN written with Conv2D (k, 1) kernels (tensorflow-model-optimization's
   quantization-aware training does not support Conv1D). About 6 k parameters and well under 1 M
-  multiply-accumulates. Global average pooling instead of Flatten keeps the converted graph free of
-  SHAPE/STRIDED_SLICE ops.
+  multiply-accumulates. The average over time is an AveragePooling2D over the whole window and a
+  Reshape with a fixed size: AVERAGE_POOL_2D computes the same bytes on the board's older TFLM as on
+  the host, where GlobalAveragePooling2D's MEAN does not (it rounds in float there:
+  quantize/board_compat.py); Flatten of the 1x1 map converts to a single RESHAPE.
 * dscnn (kws): a depthwise-separable CNN in the style of MLPerf Tiny's keyword-spotting reference:
   a 10x4 convolution with stride 2, four blocks of 3x3 depthwise + 1x1 pointwise convolutions
   (64 channels, batch norm, ReLU), average pooling over the whole map, one dense layer.
@@ -26,7 +28,8 @@ def build_cnn(keras, input_shape: tuple[int, ...], classes: int):
     x = layers.Conv2D(24, (5, 1), padding="same", activation="relu")(x)
     x = layers.MaxPooling2D((2, 1))(x)
     x = layers.Conv2D(32, (3, 1), padding="same", activation="relu")(x)
-    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.AveragePooling2D(pool_size=(int(x.shape[1]), int(x.shape[2])))(x)
+    x = layers.Flatten()(x)
     x = layers.Dense(32, activation="relu")(x)
     outputs = layers.Dense(classes, activation="softmax", name="scores")(x)
     return keras.Model(inputs, outputs, name="gesture_cnn")

@@ -370,7 +370,7 @@ def check_model(model: ModelInfo) -> None:
     if floats or const_floats:
         raise expected("a full-int8 model (float only at QUANTIZE inputs and DEQUANTIZE outputs)",
                        f"{where} computing in float, e.g. tensor '{(floats or const_floats)[0]}'",
-                       "Quantize it first with `tinyml quantize`.")
+                       "Quantize it with `tinyml quantize`, or use --backend tflm, which runs float models.")
 
 
 def lower(model: ModelInfo) -> list[Call]:

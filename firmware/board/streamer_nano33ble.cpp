@@ -25,6 +25,8 @@ enum Chip { kNone, kLsm9ds1, kBmi270 };
 Chip g_chip = kNone;
 
 constexpr uint16_t kImuFrame = 8, kMicFrame = 256, kMagFrame = 4;
+// Full scales of the int16 encoding (value = raw * full scale / 32768), also sent as scales in hello.
+constexpr float kAccelFullScale = 4.0f, kGyroFullScale = 2000.0f, kMagFullScale = 4.0f;
 constexpr size_t kRingSamples = 4096;  // 256 ms of audio
 volatile int16_t g_ring[kRingSamples];
 volatile uint32_t g_ring_write = 0;  // total samples written by the PDM interrupt
@@ -69,21 +71,30 @@ void send_text(uint8_t type, const char *text) {
   tm_send_frame(write_bytes, &h, reinterpret_cast<const uint8_t *>(text), strlen(text));
 }
 
+// The JSON numbers come from tm_format_float, never from printf's %f: PlatformIO links newlib-nano
+// without -u _printf_float, where %f prints nothing and the hello would not parse.
 void hello() {
-  char text[900];
+  char text[900], accel[TM_FLOAT_CHARS], gyro[TM_FLOAT_CHARS], mag[TM_FLOAT_CHARS], pcm[TM_FLOAT_CHARS];
   const char *imu = g_chip == kLsm9ds1 ? "LSM9DS1" : (g_chip == kBmi270 ? "BMI270" : "none");
-  const float accel = 4.0f / 32768.0f, gyro = 2000.0f / 32768.0f, mag = 4.0f / 32768.0f;
-  snprintf(text, sizeof text,
+  tm_format_float(accel, sizeof accel, kAccelFullScale / 32768.0f);
+  tm_format_float(gyro, sizeof gyro, kGyroFullScale / 32768.0f);
+  tm_format_float(mag, sizeof mag, kMagFullScale / 32768.0f);
+  tm_format_float(pcm, sizeof pcm, 1.0f / 32768.0f);
+  const int len = snprintf(text, sizeof text,
            "{\"firmware\":\"tinyml-streamer 1\",\"board\":\"nano33ble\",\"imu\":\"%s\",\"streams\":["
            "{\"id\":1,\"name\":\"imu\",\"rate_hz\":%lu,\"channels\":6,\"frame_samples\":%u,"
            "\"axes\":[\"ax\",\"ay\",\"az\",\"gx\",\"gy\",\"gz\"],\"units\":[\"g\",\"g\",\"g\",\"dps\",\"dps\",\"dps\"],"
-           "\"scale\":[%.9f,%.9f,%.9f,%.9f,%.9f,%.9f]},"
+           "\"scale\":[%s,%s,%s,%s,%s,%s]},"
            "{\"id\":2,\"name\":\"mic\",\"rate_hz\":16000,\"channels\":1,\"frame_samples\":%u,"
-           "\"axes\":[\"pcm\"],\"units\":[\"fs\"],\"scale\":[0.000030517578125]},"
+           "\"axes\":[\"pcm\"],\"units\":[\"fs\"],\"scale\":[%s]},"
            "{\"id\":3,\"name\":\"mag\",\"rate_hz\":%lu,\"channels\":3,\"frame_samples\":%u,"
-           "\"axes\":[\"mx\",\"my\",\"mz\"],\"units\":[\"gauss\",\"gauss\",\"gauss\"],\"scale\":[%.9f,%.9f,%.9f]}]}",
+           "\"axes\":[\"mx\",\"my\",\"mz\"],\"units\":[\"gauss\",\"gauss\",\"gauss\"],\"scale\":[%s,%s,%s]}]}",
            imu, static_cast<unsigned long>(g_imu.rate_hz), kImuFrame, accel, accel, accel, gyro, gyro, gyro,
-           kMicFrame, static_cast<unsigned long>(g_mag.rate_hz), kMagFrame, mag, mag, mag);
+           kMicFrame, pcm, static_cast<unsigned long>(g_mag.rate_hz), kMagFrame, mag, mag, mag);
+  if (len < 0 || len >= static_cast<int>(sizeof text)) {  // never with these values: about 650 bytes
+    send_text(TM_ERROR, "{\"message\":\"hello does not fit its buffer\"}");
+    return;
+  }
   send_text(TM_HELLO, text);
 }
 
@@ -137,12 +148,13 @@ void poll_imu() {
     }
   }
   if (got && g_imu.active) {
-    const int16_t v[6] = {to_raw(ax, 4.0f), to_raw(ay, 4.0f), to_raw(az, 4.0f),
-                          to_raw(gx, 2000.0f), to_raw(gy, 2000.0f), to_raw(gz, 2000.0f)};
+    const int16_t v[6] = {to_raw(ax, kAccelFullScale), to_raw(ay, kAccelFullScale), to_raw(az, kAccelFullScale),
+                          to_raw(gx, kGyroFullScale), to_raw(gy, kGyroFullScale), to_raw(gz, kGyroFullScale)};
     push(g_imu, v);
   }
   if (got_mag) {  // microtesla -> gauss
-    const int16_t v[3] = {to_raw(mx / 100.0f, 4.0f), to_raw(my / 100.0f, 4.0f), to_raw(mz / 100.0f, 4.0f)};
+    const int16_t v[3] = {to_raw(mx / 100.0f, kMagFullScale), to_raw(my / 100.0f, kMagFullScale),
+                          to_raw(mz / 100.0f, kMagFullScale)};
     push(g_mag, v);
   }
 }

@@ -118,6 +118,8 @@ void HardFault_Handler(void) {
 /* ---- start-up ------------------------------------------------------------ */
 
 int main(void);
+extern void (*__init_array_start[])(void);
+extern void (*__init_array_end[])(void);
 
 void Reset_Handler(void) {
   uint32_t *src = &__etext, *dst;
@@ -125,6 +127,8 @@ void Reset_Handler(void) {
   for (dst = &__bss_start__; dst < &__bss_end__;) *dst++ = 0;
   SCB_CPACR |= 0xFu << 20; /* CP10 and CP11: the FPU */
   __asm__ volatile("dsb\n isb" ::: "memory");
+  /* C++ constructors of objects with static storage (TFLM's resolver, for one). */
+  for (void (**init)(void) = __init_array_start; init < __init_array_end; ++init) (*init)();
   {
     /* Paint the stack below the current frame, so stack_bytes() finds the high-water mark. */
     uint32_t *p = &__StackLimit;

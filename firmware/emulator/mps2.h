@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* UART0 on, SysTick counting. Call first. */
 void mps2_init(void);
 void mps2_uart_write(const char *data, size_t n);
@@ -22,5 +26,9 @@ uint32_t mps2_ram_bytes(void);
 uint32_t mps2_stack_bytes(void); /* high-water mark of the painted stack */
 /* Called from the HardFault handler before the firmware exits with code 3. */
 extern void (*mps2_fault_hook)(uint32_t pc, uint32_t cfsr);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* TINYML_MPS2_H_ */

@@ -120,3 +120,50 @@ int tm_read_frame(tm_frame_reader *r, uint8_t byte, tm_frame_header *h, uint8_t 
   memcpy(payload, decoded + TM_HEADER_BYTES, *payload_bytes);
   return 1;
 }
+
+size_t tm_format_float(char *out, size_t n, float value) {
+  char text[TM_FLOAT_CHARS], digits[20];
+  size_t len = 0, k = 0;
+  uint32_t bits, biased;
+  uint64_t mant, whole, frac, mask;
+  int shift; /* value = +-mant / 2^shift */
+  memcpy(&bits, &value, sizeof bits);
+  biased = (bits >> 23) & 0xFFu;
+  if (biased == 0xFFu) return 0; /* inf, nan */
+  mant = bits & 0x7FFFFFu;
+  shift = 149; /* subnormal: mant * 2^-149 */
+  if (biased) {
+    mant |= 0x800000u;
+    shift = 150 - (int)biased;
+  }
+  while (mant != 0 && shift > 0 && (mant & 1u) == 0) {
+    mant >>= 1;
+    --shift;
+  }
+  if (mant != 0 && (shift < -40 || shift > 60)) return 0; /* beyond 64-bit arithmetic */
+  if (shift <= 0) {
+    whole = mant << -shift;
+    frac = mask = 0;
+  } else {
+    mask = ((uint64_t)1 << shift) - 1u;
+    whole = mant >> shift;
+    frac = mant & mask;
+  }
+  if (bits >> 31) text[len++] = '-';
+  do {
+    digits[k++] = (char)('0' + whole % 10u);
+    whole /= 10u;
+  } while (whole);
+  while (k) text[len++] = digits[--k];
+  if (frac || bits == 0x80000000u) text[len++] = '.'; /* "-0.0": JSON readers take "-0" as the integer 0 */
+  if (bits == 0x80000000u) text[len++] = '0';
+  while (frac) { /* frac < 2^60, so frac * 10 fits; each step is one exact decimal digit */
+    frac *= 10u;
+    text[len++] = (char)('0' + (frac >> shift));
+    frac &= mask;
+  }
+  if (len + 1 > n) return 0;
+  memcpy(out, text, len);
+  out[len] = '\0';
+  return len;
+}

@@ -61,6 +61,14 @@ typedef struct {
 
 int tm_read_frame(tm_frame_reader *r, uint8_t byte, tm_frame_header *h, uint8_t *payload, size_t *payload_bytes);
 
+/* Writes `value` as a JSON number, exactly: a float32 is m * 2^e, so its decimal expansion ends,
+ * and the host reads back the very same float32. No printf: newlib-nano (PlatformIO's mbed link)
+ * prints nothing for %f unless linked with -u _printf_float. NUL-terminated; returns the length,
+ * or 0 (nothing written) for inf/nan, for |value| >= 2^64, for a binary fraction longer than 60
+ * bits (only values under 2^-37 have one) or when `n` is too small; TM_FLOAT_CHARS always fits. */
+#define TM_FLOAT_CHARS 84
+size_t tm_format_float(char *out, size_t n, float value);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,4 @@
-"""SCons build script of tinyml's emulator platform: C99 sources, arm-none-eabi-gcc, Cortex-M4F."""
+"""SCons build script of tinyml's emulator platform: C99 and C++ sources, arm-none-eabi-gcc, Cortex-M4F."""
 
 from os.path import join
 
@@ -15,6 +15,7 @@ env.Replace(
     AS="arm-none-eabi-as",
     CC="arm-none-eabi-gcc",
     CXX="arm-none-eabi-g++",
+    LINK="arm-none-eabi-g++",  # C++ firmware (the TFLM sketch) needs its runtime; C links the same
     OBJCOPY="arm-none-eabi-objcopy",
     RANLIB="arm-none-eabi-ranlib",
     SIZETOOL="arm-none-eabi-size",
@@ -32,6 +33,8 @@ env.Append(
     ASFLAGS=MACHINE,
     CCFLAGS=MACHINE + ["-Os", "-ffunction-sections", "-fdata-sections", "-Wall", "-ffp-contract=off"],
     CFLAGS=["-std=gnu99"],
+    # The Nano 33 BLE variant's C++ dialect; no exceptions, RTTI or thread-safe statics on an MCU.
+    CXXFLAGS=["-std=gnu++14", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics", "-fno-use-cxa-atexit"],
     LINKFLAGS=MACHINE + ["-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections"],
     LIBS=["m"],
 )
