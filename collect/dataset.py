@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import struct
+import warnings
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +38,7 @@ SENSORS = ("imu", "mic", "mag")
 SPLITS = ("train", "val", "test")
 IMU_AXES = ("ax", "ay", "az", "gx", "gy", "gz")
 IMU_UNITS = ("g", "g", "g", "dps", "dps", "dps")
+MAX_SAMPLE_RATE = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,11 @@ class Dataset:
     def read(self, rec: Recording, verify: bool = True) -> np.ndarray:
         """The recording's samples as float32 [samples, channels] (timestamps dropped)."""
         path = self.root / rec.file
-        if not path.is_file():
+        try:
+            present = path.is_file()
+        except OSError:  # a name too long for the file system, say
+            present = False
+        if not present:
             raise expected(f"recording '{rec.file}' listed in {self.root / MANIFEST}", "no such file",
                            "Restore the file or remove it from the manifest.")
         if verify and sha256_file(path) != rec.sha256:
@@ -100,15 +108,24 @@ class Dataset:
 
 def _read_csv(path: Path, rec: Recording) -> np.ndarray:
     want = ("timestamp_us",) + rec.axes
-    with open(path) as f:
-        header = tuple(f.readline().strip().split(","))
-        if header != want:
-            raise expected(f"CSV columns {','.join(want)} in '{rec.file}'", ",".join(header) or "an empty file")
-        try:
-            table = np.loadtxt(f, delimiter=",", ndmin=2, dtype=np.float64)
-        except ValueError:
-            raise expected(f"{len(want)} numbers in every row of '{rec.file}'",
-                           "a non-numeric or short row") from None
+    try:
+        with open(path, encoding="utf-8") as f:
+            header = tuple(f.readline().strip().split(","))
+            if header != want:
+                shown = ",".join(header)
+                raise expected(f"CSV columns {','.join(want)} in '{rec.file}'",
+                               repr(shown[:80]) if shown else "an empty file")
+            with warnings.catch_warnings():  # a header without rows: numpy warns on stderr, we say it below
+                warnings.filterwarnings("ignore", "loadtxt: input contained no data", UserWarning)
+                table = np.loadtxt(f, delimiter=",", ndmin=2, dtype=np.float64)
+    except UnicodeDecodeError:
+        raise expected(f"UTF-8 text in '{rec.file}'", "bytes that are not UTF-8") from None
+    except ValueError:
+        raise expected(f"{len(want)} numbers in every row of '{rec.file}'",
+                       "a non-numeric or short row") from None
+    if not np.all(np.isfinite(table)) or np.any(np.abs(table[:, 1:]) > np.finfo(np.float32).max):
+        raise expected(f"finite numbers in '{rec.file}'", "NaN, an infinite value or one beyond float32 range",
+                       "Re-collect the recording or remove it from the manifest.")
     if table.size == 0:
         table = table.reshape(0, len(want))
     if table.shape[1] != len(want):
@@ -125,30 +142,96 @@ def _read_csv(path: Path, rec: Recording) -> np.ndarray:
     return table[:, 1:].astype(np.float32)
 
 
-def _read_wav(path: Path, rec: Recording) -> np.ndarray:
+# What the standard `wave` module raises for a file that is not a well-formed WAV: its own errors,
+# and, for chunk sizes beyond the file, errors of its chunk reader.
+_WAV_ERRORS = (wave.Error, EOFError, struct.error, ValueError, OverflowError, RuntimeError)
+
+
+def read_wav_frames(path: Path, shown: str) -> tuple[int, int, int, bytes]:
+    """A WAV file's (channels, bytes per sample, rate, sample bytes), or a one-line BadInput naming `shown`."""
     try:
         with wave.open(str(path), "rb") as w:
-            channels, width, rate, n = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
-            raw = w.readframes(n)
-    except (wave.Error, EOFError) as exc:
-        raise expected(f"a 16-bit PCM WAV file at '{rec.file}'", str(exc)) from None
+            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            raw = w.readframes(w.getnframes())
+    except _WAV_ERRORS as exc:
+        if isinstance(exc, EOFError):
+            why = "a file cut short"
+        elif isinstance(exc, RuntimeError) or not str(exc):
+            why = "a chunk larger than the file"
+        else:
+            why = str(exc).splitlines()[0]
+        raise expected(f"a 16-bit PCM WAV file at '{shown}'", why) from None
+    return channels, width, rate, raw
+
+
+def _read_wav(path: Path, rec: Recording) -> np.ndarray:
+    channels, width, rate, raw = read_wav_frames(path, rec.file)
     if channels != 1 or width != 2:
         raise expected(f"mono 16-bit WAV in '{rec.file}'", f"{channels} channel(s), {8 * width}-bit")
     if rate != rec.sample_rate:
         raise expected(f"{rec.sample_rate} Hz in '{rec.file}' (manifest)", f"{rate} Hz in the WAV header")
+    if len(raw) % 2:
+        raise expected(f"whole 16-bit samples in '{rec.file}'", f"{len(raw)} bytes of audio data (cut short?)")
     return (np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0).reshape(-1, 1)
 
 
-def _recording_from_json(entry: dict, manifest: Path) -> Recording:
-    try:
-        rec = Recording(
-            file=str(entry["file"]), label=str(entry["label"]), sensor=str(entry["sensor"]),
-            sample_rate=int(entry["sample_rate"]), axes=tuple(entry["axes"]), units=tuple(entry["units"]),
-            split=str(entry["split"]), samples=int(entry["samples"]), sha256=str(entry["sha256"]),
-            quality=dict(entry["quality"]) if entry.get("quality") is not None else None)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise expected(f"each recording in {manifest} to have file, label, sensor, sample_rate, axes, "
-                       "units, split, samples, sha256", f"an entry lacking or mistyping {exc}") from None
+_FIELDS = "file, label, sensor, sample_rate, axes, units, split, samples, sha256"
+
+
+def _shown(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _is_text(value) -> bool:
+    """A non-empty string that prints on one line (no line breaks or control characters)."""
+    return isinstance(value, str) and value != "" and value.isprintable()
+
+
+def _recording_from_json(entry, manifest: Path) -> Recording:
+    def bad(key: str, what: str):
+        if not isinstance(entry, dict):
+            return expected(f"each recording in {manifest} to be an object with {_FIELDS}", _shown(entry))
+        value = f"{key} {_shown(entry[key])}" if key in entry else f"no {key}"
+        return expected(f"each recording in {manifest} to have {_FIELDS}, with {key} {what}",
+                        f"{value} in {_shown(entry.get('file'))}")
+
+    def integer(key: str, low: int, high: int) -> int:
+        value = entry.get(key)
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
+        if type(value) is not int or not low <= value <= high:  # JSON true/false are not counts
+            raise bad(key, f"an integer in {low}..{high}")
+        return value
+
+    def texts(key: str) -> tuple[str, ...]:
+        value = entry.get(key)
+        if not isinstance(value, list) or not value or not all(_is_text(v) for v in value):
+            raise bad(key, "a list of names")
+        return tuple(value)
+
+    def text(key: str) -> str:
+        value = entry.get(key)
+        if not _is_text(value):
+            raise bad(key, "a text")
+        return value
+
+    if not isinstance(entry, dict):
+        raise bad("file", "")
+    file = text("file")
+    parts = file.split("/")
+    if "\\" in file or file.startswith("/") or ".." in parts or "" in parts:
+        raise bad("file", "a path inside the dataset folder ('label/name.csv')")
+    axes, units = texts("axes"), texts("units")
+    if len(units) != len(axes):
+        raise bad("units", f"one per axis ({len(axes)})")
+    quality = entry.get("quality")
+    if quality is not None and not isinstance(quality, dict):
+        raise bad("quality", "an object")
+    rec = Recording(file=file, label=text("label"), sensor=text("sensor"),
+                    sample_rate=integer("sample_rate", 1, MAX_SAMPLE_RATE), axes=axes, units=units,
+                    split=text("split"), samples=integer("samples", 0, 2**62), sha256=text("sha256"),
+                    quality=quality)
     if rec.sensor not in SENSORS:
         raise expected(f"sensor one of {{{', '.join(SENSORS)}}} in {manifest}", repr(rec.sensor))
     if rec.split not in SPLITS:
@@ -164,13 +247,28 @@ def load(root: str | Path) -> Dataset:
         raise expected(f"a dataset folder with {MANIFEST}", f"'{root}'",
                        "Create one with `tinyml collect` (or `tinyml collect --builtin gestures`).")
     try:
-        doc = json.loads(manifest.read_text())
+        doc = json.loads(manifest.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise expected(f"UTF-8 JSON in {manifest}", "bytes that are not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise expected(f"JSON in {manifest}", f"a parse error at line {exc.lineno}") from None
+    except (ValueError, RecursionError):  # an integer of thousands of digits; nesting too deep to parse
+        raise expected(f"JSON in {manifest}", "a number too long or nesting too deep to read") from None
+    if not isinstance(doc, dict):
+        raise expected(f"a JSON object in {manifest}", _shown(doc))
     if doc.get("format") != FORMAT or doc.get("version") != VERSION:
         raise expected(f"format '{FORMAT}' version {VERSION} in {manifest}",
-                       f"format {doc.get('format')!r} version {doc.get('version')!r}")
-    recs = tuple(_recording_from_json(e, manifest) for e in doc.get("recordings", []))
+                       f"format {_shown(doc.get('format'))} version {_shown(doc.get('version'))}")
+    entries = doc.get("recordings", [])
+    if not isinstance(entries, list):
+        raise expected(f"a list of recordings in {manifest}", _shown(entries))
+    recs = tuple(_recording_from_json(e, manifest) for e in entries)
+    files: set[str] = set()
+    for r in recs:
+        if r.file in files:
+            raise expected(f"each recording once in {manifest}", f"'{r.file}' listed twice",
+                           "Remove the repeated entry.")
+        files.add(r.file)
     if not recs:
         raise expected(f"at least one recording in {manifest}", "an empty dataset",
                        "Collect some data first.")

@@ -1,12 +1,14 @@
 """`--format lines`: numbers as text, one sample per line (Edge Impulse data-forwarder style).
 
 Values may be separated by commas, tabs or spaces. Lines that are not all
-numbers (headers, log lines) are skipped and counted. The sample rate is
-measured from arrival times over a window, unless given.
+numbers within float32 range (headers, log lines, nan) are skipped and counted,
+as are lines longer than `MAX_LINE_BYTES`, which are never held in memory whole.
+The sample rate is measured from arrival times over a window, unless given.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ import numpy as np
 from tinyml.errors import expected
 
 _SPLIT = re.compile(r"[,\t ]+")
+MAX_LINE_BYTES = 65536
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def parse(line: bytes) -> list[float] | None:
@@ -24,9 +28,11 @@ def parse(line: bytes) -> list[float] | None:
     if not text:
         return None
     try:
-        return [float(v) for v in _SPLIT.split(text)]
+        values = [float(v) for v in _SPLIT.split(text)]
     except ValueError:
         return None
+    # 'nan', 'inf', '1e999' are not samples, nor is what a dataset (float32) cannot hold
+    return values if all(math.isfinite(v) and abs(v) <= _FLOAT32_MAX for v in values) else None
 
 
 @dataclass
@@ -40,15 +46,40 @@ class LineReader:
     def __init__(self, port, timeout_s: float = 5.0):
         self.port = port
         self.timeout_s = timeout_s
-        self._pending = b""
+        self._pending = bytearray()
+        self._searched = 0  # bytes of _pending known to hold no newline
+        self._too_long = False  # dropping the rest of a line longer than MAX_LINE_BYTES
         self.skipped = 0
 
-    def next_values(self) -> list[float]:
-        deadline = time.monotonic() + self.timeout_s
+    @property
+    def buffered(self) -> int:
+        """Bytes held while waiting for the end of a line."""
+        return len(self._pending)
+
+    def _line(self) -> bytes | None:
+        """The next whole line, or None until more bytes arrive."""
         while True:
-            cut = self._pending.find(b"\n")
-            if cut >= 0:
-                line, self._pending = self._pending[:cut], self._pending[cut + 1:]
+            cut = self._pending.find(b"\n", self._searched)
+            if cut < 0:
+                self._searched = len(self._pending)
+                if len(self._pending) > MAX_LINE_BYTES:
+                    self._pending.clear()
+                    self._searched, self._too_long = 0, True
+                return None
+            line = bytes(self._pending[:cut])
+            del self._pending[:cut + 1]
+            self._searched = 0
+            if self._too_long:  # the end of an over-long line: skipped, counted once
+                self._too_long = False
+                self.skipped += 1
+                continue
+            return line
+
+    def next_values(self) -> list[float]:
+        deadline, skipped = time.monotonic() + self.timeout_s, self.skipped
+        while True:
+            line = self._line()
+            if line is not None:
                 values = parse(line)
                 if values is None:
                     self.skipped += 1
@@ -57,7 +88,8 @@ class LineReader:
             if time.monotonic() > deadline:
                 from tinyml.collect.stream import LinkLost
 
-                raise LinkLost(f"Expected a line of numbers within {self.timeout_s:g} s. Received: nothing.")
+                got = f"{self.skipped - skipped} line(s) that are not numbers" if self.skipped > skipped else "nothing"
+                raise LinkLost(f"Expected a line of numbers within {self.timeout_s:g} s. Received: {got}.")
             try:
                 data = self.port.read(4096)
             except Exception as exc:
@@ -66,7 +98,7 @@ class LineReader:
                 raise LinkLost(f"The serial link dropped: {exc}") from None
             self._pending += data
 
-    def measure_rate(self, window_s: float = 2.0) -> tuple[float, list[list[float]]]:
+    def measure_rate(self, window_s: float = 2.0) -> float:
         """Lines per second over `window_s` of arrivals (the lines read meanwhile only measure)."""
         self.next_values()
         start = time.monotonic()

@@ -8,12 +8,12 @@ in the TFLM interpreter.
 
 from __future__ import annotations
 
-import wave
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from tinyml.collect.dataset import read_wav_frames
 from tinyml.errors import expected, require_file
 from tinyml.quantize.tflm import Runner, dequantize
 from tinyml.train.frontend import FrontendParams, TflmFrontend, fit_clip, logmel, quantize_features
@@ -24,12 +24,7 @@ PREPROCESSOR = "audio_preprocessor_int8.tflite"
 def read_wav(path: Path, sample_rate: int) -> np.ndarray:
     """A 16-bit mono WAV at `sample_rate`, as int16."""
     path = require_file(path, "a WAV recording")
-    try:
-        with wave.open(str(path), "rb") as w:
-            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-            raw = w.readframes(w.getnframes())
-    except (wave.Error, EOFError) as exc:
-        raise expected(f"a 16-bit PCM WAV file at '{path}'", str(exc) or "not a WAV file") from None
+    channels, width, rate, raw = read_wav_frames(path, str(path))
     if channels != 1 or width != 2 or rate != sample_rate:
         raise expected(f"mono 16-bit {sample_rate} Hz audio in '{path}'",
                        f"{channels} channel(s), {8 * width}-bit, {rate} Hz",

@@ -65,14 +65,15 @@ def render(r: dict) -> str:
 
 def run(args, reporter) -> int:
     from tinyml.errors import BadInput
-    from tinyml.firmware.emulate import emulate
+    from tinyml.firmware.emulate import check_project_path, default_project_name, emulate
 
     if args.inputs < 1 or args.seed < 0 or args.timeout <= 0:
         raise BadInput(f"Expected --inputs >= 1, --seed >= 0 and --timeout > 0. Received: {args.inputs}, "
                        f"{args.seed}, {args.timeout:g}.")
     model = Path(args.model)
     suffix = "-kws" if args.wav else ("" if args.backend == "aot" else f"-tflm-{args.kernels}")
-    out = Path(args.out) if args.out else Path("build") / "emulator" / (model.stem + suffix)
+    out = check_project_path(Path(args.out) if args.out else
+                             Path("build") / "emulator" / default_project_name(model.stem + suffix))
     if args.wav:
         return _kws(args, model, out, reporter)
     from tinyml import config

@@ -58,7 +58,10 @@ def add_board(report: dict, reporter=None) -> dict:
 
 
 def unsupported_error(report: dict) -> BadInput:
-    ops = ", ".join(report["unsupported_ops"]) or "an op"
+    if not report["unsupported_ops"]:  # every op has a kernel: TFLM refused (or crashed on) the model itself
+        return BadInput(f"Expected a model the TFLM interpreter can run. Received: '{report['model']}', which it "
+                        f"cannot: {report['tflm_error']}. Check the model with `tinyml inspect`, or convert it again.")
+    ops = ", ".join(report["unsupported_ops"])
     return BadInput(f"Expected a model the TFLM interpreter can run. Received: '{report['model']}' uses {ops}, "
                     f"which TFLM has no kernel for ({report['tflm_error']}). Replace the op or retrain without it.")
 
@@ -86,7 +89,8 @@ def render(report: dict) -> str:
                      f"(head {report['arena_head_bytes']:,} + tail {report['arena_tail_bytes']:,}, "
                      "as allocated by the TFLM interpreter on this 64-bit host)")
     else:
-        lines.append(f"TFLM        cannot run it: missing {', '.join(report['unsupported_ops']) or '?'}")
+        lines.append("TFLM        cannot run it: " + (f"missing {', '.join(report['unsupported_ops'])}"
+                                                    if report["unsupported_ops"] else str(report["tflm_error"])))
     if "board_library" in report:
         if report["board_runs"]:
             lines.append(f"board       {report['board_library']} on an emulated Cortex-M4: runs it; arena "

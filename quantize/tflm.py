@@ -44,17 +44,28 @@ class Probe:
 
 
 def _child(model_path: str) -> dict:
-    """Runs in the child: load the model, report allocations (read back from fd 2)."""
+    """Runs in the child: load the model, report allocations (read back from fd 2), then run it once
+    on zeros, so that a model which crashes the interpreter does so here, not in the caller's process
+    (codegen and emulate run it in-process afterwards)."""
     from tflite_micro import runtime
 
+    from tinyml.quantize.flatbuffer import parse
+
     data = Path(model_path).read_bytes()
+    inputs = len(parse(data, Path(model_path)).inputs)
     ok, error = True, None
     with captured_fd2() as log:
         try:
             interp = runtime.Interpreter.from_bytes(data, arena_size=PROBE_ARENA_BYTES)
             interp.print_allocations()
-        except RuntimeError as exc:
+            for i in range(inputs):
+                d = interp.get_input_details(i)
+                interp.set_input(np.zeros(d["shape"], dtype=d["dtype"]), i)
+            interp.invoke()
+        except RuntimeError as exc:  # what TFLM says about a model it cannot run
             ok, error = False, str(exc)
+        except Exception as exc:  # the interpreter's Python wrapper on a hostile model: also its refusal
+            ok, error = False, f"{type(exc).__name__}: {exc}"
     return {"ok": ok, "error": error, "log": log[0]}
 
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 import tinyml
 from tinyml.errors import EXIT_FAILURE, TinymlError
+
+# What a process stopped by SIGPIPE returns to the shell (128 + 13), as `yes | head -1` does.
+EXIT_STDOUT_CLOSED = 141
 
 # name -> (module, one-line help); the order is the pipeline's.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -56,6 +60,31 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
+        # `tinyml ... | head`: the reader has all it wanted. End quietly, as `cat` does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        return EXIT_STDOUT_CLOSED
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (poll reports an error on its write end)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, ValueError, OSError):  # no poll, or a stdout without a file descriptor
+        return False
+
+
+def _main(argv: list[str] | None) -> int:
     from tinyml.log import Reporter
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -71,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tinyml {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:  # a folder that cannot be created, a file where a folder should be, a full disk
+        if isinstance(exc, BrokenPipeError) and _stdout_closed():
+            raise  # main() ends quietly; a broken pipe to a child process or a socket is reported
         where = f" '{exc.filename}'" if getattr(exc, "filename", None) else ""
         print(f"tinyml {args.command}: error: {exc.strerror or exc}{where}. Check the path and its permissions.",
               file=sys.stderr)

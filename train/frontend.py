@@ -17,6 +17,7 @@ Audio is int16; it becomes float as sample / 32768.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -71,7 +72,27 @@ class FrontendParams:
 
     @classmethod
     def from_json(cls, doc: dict) -> "FrontendParams":
-        return cls(**{k: doc[k] for k in cls.__dataclass_fields__ if k in doc}).checked()
+        """Parameters as `to_json` wrote them (a missing field takes its default), refused in one line
+        if a field has the wrong type or is out of range."""
+        if not isinstance(doc, dict):
+            raise expected("the front end as a JSON object of frontend.* values", _json_type(doc))
+        values = {}
+        for name, f in cls.__dataclass_fields__.items():
+            if name not in doc:
+                continue
+            value, want = doc[name], type(f.default)  # str, int or float
+            if want is float and type(value) is int:
+                value = float(value)
+            if type(value) is not want or (want is float and not math.isfinite(value)):
+                raise expected(f"frontend.{name} as a finite {want.__name__}" if want is float else
+                               f"frontend.{name} as {'a string' if want is str else 'an integer'}", repr(value))
+            values[name] = value
+        params = cls(**values)
+        for name, low, high in (("sample_rate", 1, 384_000), ("fft_size", 16, 1 << 16), ("clip_ms", 1, 60_000),
+                                ("mel_bands", 1, params.fft_size // 2 + 1)):
+            if not low <= getattr(params, name) <= high:
+                raise expected(f"frontend.{name} in {low}..{high}", getattr(params, name))
+        return params.checked()
 
     @classmethod
     def from_config(cls, cfg) -> "FrontendParams":
@@ -191,15 +212,40 @@ def audio_meta(labels: list[str], params: FrontendParams) -> dict:
 
 
 def read_audio_meta(model_path: Path) -> tuple[list[str], FrontendParams] | None:
-    """(labels, front-end parameters) recorded beside a model by `tinyml train`/`quantize`, or None."""
+    """(labels, front-end parameters) recorded beside a model by `tinyml train`/`quantize`, or None
+    (no sidecar, or one of a model that is not for keyword spotting). A sidecar that cannot be read,
+    or whose labels or front end are not what tinyml writes, is refused in one line."""
     import json
 
+    from tinyml.errors import BadInput
     from tinyml.paths import sidecar
 
     meta = sidecar(Path(model_path))
     if not meta.is_file():
         return None
-    doc = json.loads(meta.read_text())
+    todo = f"Fix '{meta.name}' or delete it, and quantize the model again to write it."
+    try:
+        doc = json.loads(meta.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep
+        raise expected("the model's sidecar as JSON", f"'{meta}' ({type(exc).__name__}: {exc})", todo) from None
+    if not isinstance(doc, dict):
+        raise expected("the model's sidecar as a JSON object", f"{_json_type(doc)} in '{meta}'", todo)
     if doc.get("task") != "kws":
         return None
-    return list(doc["labels"]), FrontendParams.from_json(doc["frontend"])
+    labels = doc.get("labels")
+    if not isinstance(labels, list) or not all(isinstance(v, str) and v for v in labels) \
+            or len(set(labels)) != len(labels) or len(labels) < 2:
+        raise expected("\"labels\": at least two distinct names, in model output order",
+                       f"{labels!r:.200} in '{meta}'", todo)
+    if "frontend" not in doc:
+        raise expected("\"frontend\": the front end the model was trained with", f"none in '{meta}'", todo)
+    try:
+        params = FrontendParams.from_json(doc["frontend"])
+    except BadInput as exc:
+        raise BadInput(f"{exc} In '{meta}'. {todo}") from None
+    return labels, params
+
+
+def _json_type(value) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number") + f" ({value!r:.60})"

@@ -230,7 +230,8 @@ void loop() {
   while (Serial.available()) {
     tm_frame_header h;
     size_t n;
-    if (tm_read_frame(&g_reader, static_cast<uint8_t>(Serial.read()), &h, payload, &n) == 1) command(h, payload, n);
+    if (tm_read_frame(&g_reader, static_cast<uint8_t>(Serial.read()), &h, payload, sizeof payload, &n) == 1)
+      command(h, payload, n);
   }
   if (g_imu.active || g_mag.active) poll_imu();
   poll_mic();

@@ -31,21 +31,190 @@
  * each stage; tinyml's QEMU plugin counts the same spans exactly between
  * tinyml_mark_fe_begin/end (front end, per frame) and tinyml_mark_begin/end
  * (network, per inference).
+ *
+ * The file has two parts: the line protocol (kws_serve), portable C99 that reaches
+ * the UART, the app and semihosting only through a kws_io, and the emulator around
+ * it. -DTINYML_KWS_PROTOCOL_ONLY leaves the emulator out, so a host build can test
+ * the parser alone (tests/fuzz/fuzz_kws.c, under AddressSanitizer).
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "tinyml_runtime.h"
+#ifndef TINYML_KWS_PROTOCOL_ONLY
 #include "mps2.h"
 #include "tinyml_kws.h"
 #include "tinyml_model.h"
-#include "tinyml_runtime.h"
+#endif
+
+#define CHUNK 1024 /* samples handed to the app at most at once */
+#define MAX_PATH 255
+
+/* ---- the line protocol ---- */
+
+typedef struct {
+  int (*read_char)(void);                          /* the next byte from the host, blocking; -1: link gone */
+  void (*audio)(const int16_t *samples, size_t n); /* samples heard, 1 <= n <= CHUNK */
+  /* a raw int16 file on the host (semihosting): a handle or -1; bytes read (0 at its end) or -1 */
+  int (*file_open)(const char *path, uint32_t len);
+  int32_t (*file_read)(int fd, int16_t *samples, uint32_t bytes);
+  void (*file_close)(int fd);
+  void (*reset)(void);   /* R: a "reset" event, then a fresh app */
+  void (*hello)(void);   /* H */
+  void (*summary)(void); /* Q: the "summary" event; kws_serve returns next */
+} kws_io;
+
+static tm_runtime g_rt; /* only its writer is used: the protocol helpers of tinyml_runtime.h */
+
+static void out(const char *s) { tm_write_str(&g_rt, s); }
+static void out_u64(uint64_t v) { tm_write_u64(&g_rt, v); }
+
+static void event(const char *name) {
+  out("TINYML {\"v\":1,\"event\":\"");
+  out(name);
+  out("\"");
+}
+
+static void field(const char *name, uint64_t v) {
+  out(",\"");
+  out(name);
+  out("\":");
+  out_u64(v);
+}
+
+static void error(const char *message) {
+  event("error");
+  out(",\"message\":\"");
+  out(message);
+  out("\"}\n");
+}
+
+static int hex_value(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Skips the rest of a line, `c` being its next character (nothing more is read when it is the
+ * newline); returns 0, or -1 when the link is gone. */
+static int skip_line(const kws_io *io, int c) {
+  while (c != '\n') {
+    if (c < 0) return -1;
+    c = io->read_char();
+  }
+  return 0;
+}
+
+/* "A <hex>\n" after the A: samples go to the app CHUNK at a time, as they arrive. 0, or -1: link gone. */
+static int read_audio(const kws_io *io) {
+  static int16_t chunk[CHUNK];
+  size_t n = 0;
+  int c = io->read_char();
+  while (c == ' ') c = io->read_char();
+  for (;;) {
+    int digits[4], k;
+    if (c == '\r') c = io->read_char();
+    if (c == '\n') break;
+    for (k = 0; k < 4; ++k) {
+      if ((digits[k] = hex_value(c)) < 0) break;
+      if (k < 3) c = io->read_char();
+    }
+    if (k < 4) {
+      if (n) io->audio(chunk, n); /* what came before the bad digit is audio already heard */
+      if (skip_line(io, c) < 0) return -1;
+      error("malformed audio line: expected A followed by 4 hex digits per int16 sample (little-endian)");
+      return 0;
+    }
+    chunk[n++] = (int16_t)(uint16_t)((digits[0] << 4 | digits[1]) | (digits[2] << 4 | digits[3]) << 8);
+    if (n == CHUNK) {
+      io->audio(chunk, n);
+      n = 0;
+    }
+    c = io->read_char();
+  }
+  if (n) io->audio(chunk, n);
+  return 0;
+}
+
+/* "F <chunk> <path>\n" after the F. 0, or -1: link gone. */
+static int read_file(const kws_io *io) {
+  static int16_t chunk[CHUNK];
+  char path[MAX_PATH + 1];
+  uint32_t size = 0, len = 0, samples = 0;
+  int c = io->read_char(), fd;
+  while (c == ' ') c = io->read_char();
+  while (c >= '0' && c <= '9' && size <= CHUNK) {
+    size = size * 10u + (uint32_t)(c - '0');
+    c = io->read_char();
+  }
+  while (c == ' ') c = io->read_char();
+  while (c >= 0 && c != '\n' && c != '\r' && len < MAX_PATH) {
+    path[len++] = (char)c;
+    c = io->read_char();
+  }
+  path[len] = '\0';
+  if (skip_line(io, c) < 0) return -1;
+  if (size < 1 || size > CHUNK || len == 0 || (c != '\n' && c != '\r')) {
+    error("malformed file line: expected F <samples per push, 1..1024> <path>");
+    return 0;
+  }
+  if ((fd = io->file_open(path, len)) < 0) {
+    error("cannot open the audio file on the host (semihosting SYS_OPEN)");
+    return 0;
+  }
+  for (;;) {
+    const uint32_t want = size * sizeof chunk[0];
+    const int32_t got = io->file_read(fd, chunk, want);
+    uint32_t heard;
+    if (got <= 0 || (uint32_t)got > want) break; /* the end, or a failed read: what came before was heard */
+    heard = (uint32_t)got / sizeof chunk[0];     /* an odd last byte is not a sample */
+    if (heard) io->audio(chunk, heard);
+    samples += heard;
+    if ((uint32_t)got < want) break;
+  }
+  io->file_close(fd);
+  event("file");
+  field("samples", samples);
+  out("}\n");
+  return 0;
+}
+
+/* Serves commands until Q (returns 0, after the summary) or until the link is gone (returns -1). */
+static int kws_serve(const kws_io *io) {
+  for (;;) {
+    int c = io->read_char(), done = 0;
+    if (c < 0) return -1;
+    if (c == '\n' || c == '\r' || c == ' ') continue;
+    if (c == 'A') {
+      done = read_audio(io);
+    } else if (c == 'F') {
+      done = read_file(io);
+    } else if (c == 'R' || c == 'H' || c == 'Q') {
+      /* Q reads the rest of its line too: bytes left unread when the firmware exits make QEMU
+         reset the connection, which can discard the summary before the host reads it. */
+      if ((done = skip_line(io, io->read_char())) == 0) {
+        if (c == 'R') io->reset();
+        if (c == 'H') io->hello();
+        if (c == 'Q') {
+          io->summary();
+          return 0;
+        }
+      }
+    } else {
+      if ((done = skip_line(io, c)) == 0) error("unknown command: expected A, F, R, H or Q");
+    }
+    if (done < 0) return -1;
+  }
+}
+
+#ifndef TINYML_KWS_PROTOCOL_ONLY
+/* ---- the emulator: QEMU mps2-an386 ---- */
 
 #ifndef TINYML_MODEL_NAME
 #define TINYML_MODEL_NAME "model"
 #endif
-
-#define CHUNK 1024 /* samples handed to tm_kws_push at most at once */
-#define MAX_PATH 255
 
 /* Markers for tinyml's QEMU plugin, which counts the instructions between them exactly. */
 __attribute__((noinline, used)) void tinyml_mark_begin(void) { __asm__ volatile("" ::: "memory"); }
@@ -86,14 +255,10 @@ static int uart_read(void) {
   }
 }
 
-static tm_runtime g_rt; /* only its writer is used: the protocol helpers of tinyml_runtime.h */
 static tm_kws g_app;
 static stage_clock g_clock[2]; /* TM_KWS_STAGE_FRONTEND, TM_KWS_STAGE_NETWORK */
 static uint64_t g_last_network;
 static uint32_t g_streams, g_frames, g_inferences, g_detections;
-
-static void out(const char *s) { tm_write_str(&g_rt, s); }
-static void out_u64(uint64_t v) { tm_write_u64(&g_rt, v); }
 
 static void out_i32(int32_t v) {
   if (v < 0) {
@@ -102,19 +267,6 @@ static void out_i32(int32_t v) {
   } else {
     out_u64((uint64_t)v);
   }
-}
-
-static void event(const char *name) {
-  out("TINYML {\"v\":1,\"event\":\"");
-  out(name);
-  out("\"");
-}
-
-static void field(const char *name, uint64_t v) {
-  out(",\"");
-  out(name);
-  out("\":");
-  out_u64(v);
 }
 
 static void on_stage(void *user, tm_kws_stage stage, int begin) {
@@ -167,13 +319,6 @@ static void on_detection(void *user, const tm_kws_detection *d) {
   field("index", d->index);
   field("hop", d->hop);
   out("}\n");
-}
-
-static void error(const char *message) {
-  event("error");
-  out(",\"message\":\"");
-  out(message);
-  out("\"}\n");
 }
 
 static void hello(const tm_kws_params *p) {
@@ -235,17 +380,6 @@ static void report_fault(uint32_t pc, uint32_t cfsr) {
   out("\"}\n");
 }
 
-static int hex_value(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-static void skip_line(int c) {
-  while (c != '\n') c = uart_read();
-}
-
 static int semihost(int op, const void *args) {
   register int r0 __asm__("r0") = op;
   register const void *r1 __asm__("r1") = args;
@@ -253,136 +387,72 @@ static int semihost(int op, const void *args) {
   return r0;
 }
 
-static void push(const int16_t *samples, size_t n) {
-  g_frames += tm_kws_push(&g_app, samples, n);
-}
-
-/* "A <hex>\n" after the A: samples go to the app CHUNK at a time, as they arrive. */
-static void read_audio(void) {
-  static int16_t chunk[CHUNK];
-  size_t n = 0;
-  int c = uart_read();
-  while (c == ' ') c = uart_read();
-  for (;;) {
-    int digits[4], k;
-    if (c == '\r') c = uart_read();
-    if (c == '\n') break;
-    for (k = 0; k < 4; ++k) {
-      if ((digits[k] = hex_value(c)) < 0) break;
-      if (k < 3) c = uart_read();
-    }
-    if (k < 4) {
-      push(chunk, n); /* what came before the bad digit is audio already heard */
-      skip_line(c);
-      error("malformed audio line: expected A followed by 4 hex digits per int16 sample (little-endian)");
-      return;
-    }
-    chunk[n++] = (int16_t)(uint16_t)((digits[0] << 4 | digits[1]) | (digits[2] << 4 | digits[3]) << 8);
-    if (n == CHUNK) {
-      push(chunk, n);
-      n = 0;
-    }
-    c = uart_read();
-  }
-  push(chunk, n);
-}
-
-/* "F <chunk> <path>\n" after the F. */
-static void read_file(void) {
-  static int16_t chunk[CHUNK];
-  char path[MAX_PATH + 1];
-  uint32_t size = 0, len = 0, args[3], samples = 0;
-  int c = uart_read(), fd;
-  while (c == ' ') c = uart_read();
-  while (c >= '0' && c <= '9' && size <= CHUNK) {
-    size = size * 10u + (uint32_t)(c - '0');
-    c = uart_read();
-  }
-  while (c == ' ') c = uart_read();
-  while (c != '\n' && c != '\r' && len < MAX_PATH) {
-    path[len++] = (char)c;
-    c = uart_read();
-  }
-  path[len] = '\0';
-  if (size < 1 || size > CHUNK || len == 0 || (c != '\n' && c != '\r')) {
-    skip_line(c);
-    error("malformed file line: expected F <samples per push, 1..1024> <path>");
-    return;
-  }
-  skip_line(c);
+static int semihost_open(const char *path, uint32_t len) {
+  uint32_t args[3];
   args[0] = (uint32_t)(uintptr_t)path;
   args[1] = 1u; /* "rb" */
   args[2] = len;
-  if ((fd = semihost(0x01, args)) < 0) { /* SYS_OPEN */
-    error("cannot open the audio file on the host (semihosting SYS_OPEN)");
-    return;
-  }
-  for (;;) {
-    uint32_t got;
-    args[0] = (uint32_t)fd;
-    args[1] = (uint32_t)(uintptr_t)chunk;
-    args[2] = size * sizeof chunk[0];
-    got = args[2] - (uint32_t)semihost(0x06, args); /* SYS_READ returns the bytes not read */
-    push(chunk, got / sizeof chunk[0]);
-    samples += got / sizeof chunk[0];
-    if (got < size * sizeof chunk[0]) break;
-  }
+  return semihost(0x01, args); /* SYS_OPEN */
+}
+
+static int32_t semihost_read(int fd, int16_t *samples, uint32_t bytes) {
+  uint32_t args[3];
+  int left;
+  args[0] = (uint32_t)fd;
+  args[1] = (uint32_t)(uintptr_t)samples;
+  args[2] = bytes;
+  left = semihost(0x06, args); /* SYS_READ returns the bytes not read */
+  return left < 0 || (uint32_t)left > bytes ? -1 : (int32_t)(bytes - (uint32_t)left);
+}
+
+static void semihost_close(int fd) {
+  uint32_t args[1];
   args[0] = (uint32_t)fd;
   semihost(0x02, args); /* SYS_CLOSE */
-  event("file");
-  field("samples", samples);
-  out("}\n");
+}
+
+static tm_kws_model g_model;
+static tm_kws_hooks g_hooks;
+static tm_kws_params g_params;
+
+static void push(const int16_t *samples, size_t n) { g_frames += tm_kws_push(&g_app, samples, n); }
+
+static void reset(void) {
+  g_inferences += g_app.inferences;
+  g_detections += g_app.detections;
+  stream_end();
+  ++g_streams;
+  tm_kws_init(&g_app, &g_params, &g_model, &g_hooks);
+}
+
+static void say_hello(void) { hello(&g_params); }
+
+static void quit(void) {
+  g_inferences += g_app.inferences;
+  g_detections += g_app.detections;
+  if (g_app.hops) ++g_streams;
+  summary();
 }
 
 int main(void) {
-  tm_kws_model model;
-  tm_kws_hooks hooks;
-  const tm_kws_params params = tm_kws_default_params();
+  static const kws_io io = {uart_read, push, semihost_open, semihost_read, semihost_close, reset, say_hello, quit};
+  g_params = tm_kws_default_params();
   g_rt.write = mps2_uart_write;
   mps2_fault_hook = report_fault;
   mps2_init();
   UART0_CTRL |= 1u << 3; /* RX interrupt on: it wakes uart_read from WFI */
-  model.input = (int8_t *)tinyml_input(0);
-  model.output = (const int8_t *)tinyml_output(0);
-  model.invoke = tinyml_invoke;
-  hooks.user = NULL;
-  hooks.stage = on_stage;
-  hooks.inference = on_inference;
-  hooks.detection = on_detection;
-  if (tm_kws_init(&g_app, &params, &model, &hooks) != 0) {
+  g_model.input = (int8_t *)tinyml_input(0);
+  g_model.output = (const int8_t *)tinyml_output(0);
+  g_model.invoke = tinyml_invoke;
+  g_hooks.user = NULL;
+  g_hooks.stage = on_stage;
+  g_hooks.inference = on_inference;
+  g_hooks.detection = on_detection;
+  if (tm_kws_init(&g_app, &g_params, &g_model, &g_hooks) != 0) {
     error("the generated stream params are out of range");
     return 2;
   }
-  hello(&params);
-  for (;;) {
-    int c = uart_read();
-    if (c == '\n' || c == '\r' || c == ' ') continue;
-    if (c == 'A') {
-      read_audio();
-    } else if (c == 'F') {
-      read_file();
-    } else if (c == 'R') {
-      skip_line(uart_read());
-      g_inferences += g_app.inferences;
-      g_detections += g_app.detections;
-      stream_end();
-      ++g_streams;
-      tm_kws_init(&g_app, &params, &model, &hooks);
-    } else if (c == 'H') {
-      skip_line(uart_read());
-      hello(&params);
-    } else if (c == 'Q') {
-      /* Read the rest of the line first: bytes left unread when the firmware exits make QEMU
-         reset the connection, which can discard the summary before the host reads it. */
-      skip_line(uart_read());
-      g_inferences += g_app.inferences;
-      g_detections += g_app.detections;
-      if (g_app.hops) ++g_streams;
-      summary();
-      return 0;
-    } else {
-      skip_line(c);
-      error("unknown command: expected A, F, R, H or Q");
-    }
-  }
+  hello(&g_params);
+  return kws_serve(&io) == 0 ? 0 : 1; /* uart_read never reports a lost link: kws_serve ends with Q */
 }
+#endif /* TINYML_KWS_PROTOCOL_ONLY */

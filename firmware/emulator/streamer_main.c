@@ -121,10 +121,10 @@ static void command(const tm_frame_header *h, const uint8_t *payload, size_t n) 
 }
 
 static void feed(tm_frame_reader *r, int byte) {
-  static uint8_t payload[64];
+  static uint8_t payload[TM_COMMAND_PAYLOAD];
   tm_frame_header h;
   size_t n;
-  if (tm_read_frame(r, (uint8_t)byte, &h, payload, &n) == 1) command(&h, payload, n);
+  if (tm_read_frame(r, (uint8_t)byte, &h, payload, sizeof payload, &n) == 1) command(&h, payload, n);
 }
 
 int main(void) {

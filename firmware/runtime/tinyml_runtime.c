@@ -84,7 +84,7 @@ static int hex_value(int c) {
   return -1;
 }
 
-/* Skips the rest of a line; returns 0, or -1 when the link dropped. */
+/* Skips the rest of a line, `c` being its next character; returns 0, or -1 when the link dropped. */
 static int skip_line(const tm_runtime *rt, int c) {
   while (c != '\n') {
     if (c < 0) return -1;
@@ -93,7 +93,9 @@ static int skip_line(const tm_runtime *rt, int c) {
   return 0;
 }
 
-/* Reads "<hex>\n" straight into the input buffers. 0 ok, 1 malformed (line consumed), -1 link gone. */
+/* Reads "<hex>\n" straight into the input buffers. 0 ok, 1 malformed (line consumed), -1 link gone.
+ * A character that is not a hex digit ends the line's reading at once: if it is the newline, nothing
+ * more is read, so the error goes out now and the next line is the next command. */
 static int read_inputs(const tm_runtime *rt) {
   int i, c = rt->read_char();
   while (c == ' ') c = rt->read_char();
@@ -101,9 +103,9 @@ static int read_inputs(const tm_runtime *rt) {
     uint8_t *dst = (uint8_t *)rt->input(i);
     size_t k, n = rt->input_bytes(i);
     for (k = 0; k < n; ++k) {
-      const int hi = hex_value(c);
-      const int lo = hex_value(c = rt->read_char());
-      if (hi < 0 || lo < 0) return skip_line(rt, c) < 0 ? -1 : 1;
+      int hi, lo;
+      if ((hi = hex_value(c)) < 0) return skip_line(rt, c) < 0 ? -1 : 1;
+      if ((lo = hex_value(c = rt->read_char())) < 0) return skip_line(rt, c) < 0 ? -1 : 1;
       dst[k] = (uint8_t)(hi << 4 | lo);
       c = rt->read_char();
     }

@@ -83,7 +83,13 @@ void tm_send_frame(tm_write_fn write, const tm_frame_header *h, const uint8_t *p
   write(&kDelimiter, 1);
 }
 
-int tm_read_frame(tm_frame_reader *r, uint8_t byte, tm_frame_header *h, uint8_t *payload, size_t *payload_bytes) {
+static int refuse(tm_frame_reader *r) {
+  ++r->refused;
+  return -1;
+}
+
+int tm_read_frame(tm_frame_reader *r, uint8_t byte, tm_frame_header *h, uint8_t *payload, size_t capacity,
+                  size_t *payload_bytes) {
   uint8_t decoded[sizeof r->raw];
   size_t i = 0, n = 0, len;
   if (byte != 0) {
@@ -98,17 +104,18 @@ int tm_read_frame(tm_frame_reader *r, uint8_t byte, tm_frame_header *h, uint8_t 
   r->used = 0;
   if (r->overflow || len == 0) {
     r->overflow = 0;
-    return len == 0 ? 0 : -1;
+    return len == 0 ? 0 : refuse(r);
   }
   while (i < len) { /* COBS decode */
     const uint8_t code = r->raw[i++];
     uint8_t k;
-    if (code == 0 || i + code - 1 > len) return -1;
+    if (code == 0 || i + code - 1 > len) return refuse(r);
     for (k = 1; k < code; ++k) decoded[n++] = r->raw[i++];
     if (code < 255 && i < len) decoded[n++] = 0;
   }
-  if (n < TM_HEADER_BYTES + 4 || decoded[0] != TM_STREAM_VERSION) return -1;
-  if (tm_crc32(0, decoded, n - 4) != get32(decoded + n - 4)) return -1;
+  if (n < TM_HEADER_BYTES + 4 || decoded[0] != TM_STREAM_VERSION) return refuse(r);
+  if (tm_crc32(0, decoded, n - 4) != get32(decoded + n - 4)) return refuse(r);
+  if (n - 4 - TM_HEADER_BYTES > capacity) return refuse(r); /* a valid frame, but too long for the caller */
   h->type = decoded[1];
   h->stream = decoded[2];
   h->format = decoded[3];
@@ -117,7 +124,7 @@ int tm_read_frame(tm_frame_reader *r, uint8_t byte, tm_frame_header *h, uint8_t 
   h->samples = (uint16_t)(decoded[12] | decoded[13] << 8);
   h->channels = decoded[14];
   *payload_bytes = n - 4 - TM_HEADER_BYTES;
-  memcpy(payload, decoded + TM_HEADER_BYTES, *payload_bytes);
+  if (*payload_bytes) memcpy(payload, decoded + TM_HEADER_BYTES, *payload_bytes);
   return 1;
 }
 

@@ -50,16 +50,21 @@ uint32_t tm_crc32(uint32_t crc, const uint8_t *data, size_t n);
 /* Encodes header + payload + CRC with COBS and writes it, then the 0x00 delimiter. */
 void tm_send_frame(tm_write_fn write, const tm_frame_header *h, const uint8_t *payload, size_t payload_bytes);
 
-/* Collects bytes of one incoming frame; returns 1 when `byte` completes a valid frame
- * (header in *h, payload in `payload`, length in *payload_bytes), 0 while incomplete,
- * -1 for a frame that failed COBS, length or CRC checks (it is dropped). */
+/* Collects bytes of one incoming frame (a host command: its payload is at most
+ * TM_COMMAND_PAYLOAD bytes); returns 1 when `byte` completes a valid frame (header in *h,
+ * payload in `payload`, length in *payload_bytes), 0 while incomplete, -1 for a frame that
+ * failed COBS, length or CRC checks or whose payload is longer than `capacity`, the bytes
+ * `payload` holds (it is dropped, nothing is written to `payload`, and `refused` counts it). */
+#define TM_COMMAND_PAYLOAD 64
 typedef struct {
-  uint8_t raw[TM_HEADER_BYTES + 64 + 4 + 8];
+  uint8_t raw[TM_HEADER_BYTES + TM_COMMAND_PAYLOAD + 4 + 8]; /* COBS bytes of one frame, and slack */
   size_t used;
   int overflow;
+  uint32_t refused;
 } tm_frame_reader;
 
-int tm_read_frame(tm_frame_reader *r, uint8_t byte, tm_frame_header *h, uint8_t *payload, size_t *payload_bytes);
+int tm_read_frame(tm_frame_reader *r, uint8_t byte, tm_frame_header *h, uint8_t *payload, size_t capacity,
+                  size_t *payload_bytes);
 
 /* Writes `value` as a JSON number, exactly: a float32 is m * 2^e, so its decimal expansion ends,
  * and the host reads back the very same float32. No printf: newlib-nano (PlatformIO's mbed link)
