@@ -239,10 +239,6 @@ class Runner:
         self._interp.invoke()
         return b"".join(np.ascontiguousarray(self._interp.get_output(i)).tobytes() for i in range(len(self.outputs)))
 
-    def reset(self) -> None:
-        """Back to the state after AllocateTensors (the firmware resets after its self-check)."""
-        self._interp.reset()
-
     def run_float(self, x: np.ndarray) -> np.ndarray:
         """Quantize float inputs with the model's input parameters; dequantize the outputs."""
         qin, qout = self.input["quantization_parameters"], self.output["quantization_parameters"]
