@@ -59,7 +59,7 @@ def bench_inference(root: Path) -> None:
     windows = project_windows(cfg, load(root / "data"), "train")
     _, keras = load_tf()
     keras.utils.set_random_seed(0)
-    model = build_cnn(keras, cfg["window.size"], windows.x.shape[-1], len(cfg["project.labels"]))
+    model = build_cnn(keras, windows.x.shape[1:], len(cfg["project.labels"]))
     raw = convert_int8(model, windows.x[:50])
     runner = Runner(raw)
     q = runner.input["quantization_parameters"]

@@ -1,9 +1,11 @@
 """`tinyml collect`: write a dataset in the tinyml format.
 
 From a board or the emulator over the framed streaming protocol (--port/--emulate),
-from a sketch printing numbers as text (--format lines), or the built-in
-gesture data (--builtin gestures). Every recording is written atomically and the
-manifest updated after each; loss is counted, reported and written down.
+from a sketch printing numbers as text (--format lines), the built-in
+gesture data (--builtin gestures), or other tools' files (--import: GestureToEmoji CSV,
+Edge Impulse JSON/CBOR/CSV, magic_wand text, CSV; docs/importing.md). Every recording is
+written atomically and the manifest updated after each; loss is counted, reported and
+written down. An import is all or nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyml import config
+from tinyml.collect.dataset import LABEL_RULE
+from tinyml.collect.importers import FORMATS as IMPORT_FORMATS
+from tinyml.collect.importers import IMUS
 from tinyml.collect.keywords import DEFAULT_PER_CLASS as KEYWORDS_PER_CLASS
 from tinyml.collect.synthetic import DEFAULT_PER_CLASS
 from tinyml.paths import ProjectPaths
@@ -28,17 +33,29 @@ def add_arguments(p) -> None:
                         help="start tinyml's streaming firmware on QEMU (synthetic signals) and collect from it")
     source.add_argument("--firmware", metavar="DIR",
                         help="write the streaming firmware's PlatformIO project to DIR (then `tinyml flash DIR`)")
+    source.add_argument("--import", dest="imports", nargs="+", metavar="PATH",
+                        help="read recordings from files or folders (searched recursively): GestureToEmoji CSV, "
+                             "Edge Impulse JSON/CBOR/CSV, TFLM magic_wand text, CSV with named columns "
+                             "(docs/importing.md); all or nothing")
     p.add_argument("-C", "--project", default=".", help="project folder (default: .)")
     p.add_argument("-o", "--out", help="dataset folder (default: <project>/data)")
     p.add_argument("--sensor", choices=["imu", "mic", "mag"], default="imu", help="what to record (default: imu)")
-    p.add_argument("--label", help="label of the recordings (required unless --builtin)")
+    p.add_argument("--label", help="label of the recordings (required unless --builtin; with --import: "
+                                   "default the file name's, e.g. punch.csv -> punch)")
     p.add_argument("--seconds", type=float, default=2.0, help="length of each recording (default: 2)")
     p.add_argument("--count", type=int, default=1, help="recordings to make (default: 1)")
-    p.add_argument("--split", choices=["train", "val", "test"], default="train", help="split (default: train)")
+    p.add_argument("--split", choices=["train", "val", "test"],
+                   help="split (default: train; with --import, files in a folder named testing, as in an "
+                        "Edge Impulse export, go to test)")
     p.add_argument("--strict", action="store_true", help="refuse a recording with any lost or corrupted frame")
-    p.add_argument("--format", choices=["binary", "lines"], default="binary",
-                   help="binary: tinyml's framed protocol (default); lines: numbers as text, one sample per line")
-    p.add_argument("--rate", type=int, help="with --format lines: the sample rate in Hz (default: measured)")
+    p.add_argument("--format", choices=["binary", "lines", "auto", *IMPORT_FORMATS],
+                   help="binary: tinyml's framed protocol (default); lines: numbers as text, one sample per line; "
+                        f"with --import: auto (default, from the extension and header) or {', '.join(IMPORT_FORMATS)}")
+    p.add_argument("--imu", choices=IMUS, default=IMUS[0],
+                   help="with --import: the sensor whose axes the files were recorded in, mapped to the board frame "
+                        "(Rev1's LSM9DS1): lsm9ds1 (default), or bmi270 for a Rev2 board's native axes")
+    p.add_argument("--rate", type=int, help="with --format lines: the sample rate in Hz (default: measured); with "
+                                            "--import: the rate of files that do not state one")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds without data before giving up (default: 5)")
     p.add_argument("--per-class", type=int,
                    help=f"with --builtin: recordings per class (default: {DEFAULT_PER_CLASS} gestures, "
@@ -58,6 +75,12 @@ def run(args, reporter) -> int:
         return 0
     cfg = config.load(args.project, flags=flags_of(args))
     out = Path(args.out) if args.out else ProjectPaths(Path(args.project)).data
+    if args.imports:
+        return _import(args, out, reporter)
+    if args.format not in (None, "binary", "lines"):
+        raise BadInput(f"Expected --format binary or lines when recording. Received: {args.format!r} "
+                       "(a format for --import).")
+    args.format, args.split = args.format or "binary", args.split or "train"
     if args.builtin:
         from tinyml.collect.keywords import write_keywords
         from tinyml.collect.synthetic import write_gestures
@@ -75,7 +98,7 @@ def run(args, reporter) -> int:
         return 0
     import re
 
-    if not args.label or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", args.label):
+    if not args.label or not re.fullmatch(LABEL_RULE, args.label):
         raise BadInput(f"Expected --label NAME of letters, digits, '-' or '_'. Received: {args.label!r}.")
     if args.seconds <= 0 or args.count < 1 or args.timeout <= 0 or (args.rate is not None and args.rate < 1):
         raise BadInput(f"Expected --seconds > 0, --count >= 1, --timeout > 0 and --rate >= 1. Received: "
@@ -83,3 +106,25 @@ def run(args, reporter) -> int:
     from tinyml.collect.session import collect
 
     return collect(args, out, reporter)
+
+
+def _import(args, out: Path, reporter) -> int:
+    from collections import Counter
+
+    from tinyml.collect.importers import read_imports, write_imported
+    from tinyml.errors import expected
+
+    if args.format in ("binary", "lines") or args.sensor != "imu" or (args.rate is not None and args.rate < 1):
+        raise expected(f"--format one of {{auto, {', '.join(IMPORT_FORMATS)}}}, --sensor imu and --rate >= 1 "
+                       "with --import", f"--format {args.format}, --sensor {args.sensor}, --rate {args.rate}")
+    items = read_imports([Path(p) for p in args.imports], label=args.label, fmt=args.format or "auto",
+                         imu=args.imu, split=args.split, rate=args.rate, reporter=reporter)
+    write_imported(out, items, reporter)
+    first = items[0]
+    labels = ", ".join(f"{k} {n}" for k, n in sorted(Counter(i.label for i in items).items()))
+    splits = ", ".join(f"{k} {n}" for k, n in sorted(Counter(i.split for i in items).items()))
+    units = "/".join(dict.fromkeys(first.units))
+    reporter.info(f"imported {len(items)} recordings ({labels}; {splits}) at {first.sample_rate} Hz, "
+                  f"{','.join(first.axes)} in {units}, {args.imu} frame, to {out}")
+    print(out)
+    return 0

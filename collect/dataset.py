@@ -7,7 +7,9 @@ A dataset is a folder of recordings plus `manifest.json`:
   the axes named in the manifest, in the units it names.
 - Audio recordings are mono 16-bit PCM WAV files.
 - `manifest.json` lists every recording with its label, sensor, sample rate,
-  axes and units, split (train / val / test), sample count and sha256.
+  axes and units, split (train / val / test), sample count and sha256, and
+  optionally where a recording came from (`quality` for streamed ones,
+  `source` for imported ones).
 
 `tinyml collect` writes datasets through `DatasetWriter`; `tinyml train` reads
 them through `load`. Every file is written under a temporary name and renamed,
@@ -36,6 +38,8 @@ FORMAT = "tinyml-dataset"
 VERSION = 1
 SENSORS = ("imu", "mic", "mag")
 SPLITS = ("train", "val", "test")
+ALL = "all"  # Dataset.split(ALL): every recording, whatever its split
+LABEL_RULE = r"[A-Za-z0-9][A-Za-z0-9_-]*"  # a label is also a folder and file name
 IMU_AXES = ("ax", "ay", "az", "gx", "gy", "gz")
 IMU_UNITS = ("g", "g", "g", "dps", "dps", "dps")
 MAX_SAMPLE_RATE = 10_000_000
@@ -53,6 +57,7 @@ class Recording:
     samples: int
     sha256: str
     quality: dict | None = None  # for streamed recordings: frames received, lost, corrupted, duplicated
+    source: dict | None = None  # for imported recordings: the file, its format, the lines, the IMU frame
 
     def to_json(self) -> dict:
         d = {"file": self.file, "label": self.label, "sensor": self.sensor,
@@ -60,6 +65,8 @@ class Recording:
              "split": self.split, "samples": self.samples, "sha256": self.sha256}
         if self.quality is not None:
             d["quality"] = dict(self.quality)
+        if self.source is not None:
+            d["source"] = dict(self.source)
         return d
 
 
@@ -85,7 +92,8 @@ class Dataset:
         return sorted({r.label for r in self.recordings})
 
     def split(self, name: str) -> list[Recording]:
-        return [r for r in self.recordings if r.split == name]
+        """The recordings of one split, or of all of them for `ALL`."""
+        return [r for r in self.recordings if name == ALL or r.split == name]
 
     def read(self, rec: Recording, verify: bool = True) -> np.ndarray:
         """The recording's samples as float32 [samples, channels] (timestamps dropped)."""
@@ -228,10 +236,13 @@ def _recording_from_json(entry, manifest: Path) -> Recording:
     quality = entry.get("quality")
     if quality is not None and not isinstance(quality, dict):
         raise bad("quality", "an object")
+    source = entry.get("source")
+    if source is not None and not isinstance(source, dict):
+        raise bad("source", "an object")
     rec = Recording(file=file, label=text("label"), sensor=text("sensor"),
                     sample_rate=integer("sample_rate", 1, MAX_SAMPLE_RATE), axes=axes, units=units,
                     split=text("split"), samples=integer("samples", 0, 2**62), sha256=text("sha256"),
-                    quality=quality)
+                    quality=quality, source=source)
     if rec.sensor not in SENSORS:
         raise expected(f"sensor one of {{{', '.join(SENSORS)}}} in {manifest}", repr(rec.sensor))
     if rec.split not in SPLITS:
@@ -350,7 +361,7 @@ class DatasetWriter:
     def add(self, *, name: str, label: str, split: str, sensor: str, sample_rate: int,
             signal: np.ndarray, timestamps_us: np.ndarray | None = None,
             axes: tuple[str, ...] = IMU_AXES, units: tuple[str, ...] = IMU_UNITS,
-            quality: dict | None = None) -> Recording:
+            quality: dict | None = None, source: dict | None = None) -> Recording:
         if split not in SPLITS:
             raise expected(f"split one of {{{', '.join(SPLITS)}}}", repr(split))
         if (label, name) in self._names:
@@ -368,7 +379,7 @@ class DatasetWriter:
         path = self.root / rel
         write_bytes(path, data)
         rec = Recording(rel, label, sensor, int(sample_rate), tuple(axes), tuple(units), split,
-                        int(signal.shape[0]), sha256_file(path), quality)
+                        int(signal.shape[0]), sha256_file(path), quality, source)
         self.recordings.append(rec)
         self._lines.append(json.dumps(rec.to_json()))
         self._names.add((label, name))

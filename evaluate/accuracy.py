@@ -1,12 +1,13 @@
-"""Accuracy of an int8 model on a dataset split, as the TFLM interpreter runs it."""
+"""Accuracy of an int8 model on a dataset split (or on all of it), as the TFLM interpreter runs it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
-from tinyml.collect.dataset import load
+from tinyml.collect.dataset import ALL, Dataset, load
 from tinyml.config import Config
 from tinyml.quantize import flatbuffer
 from tinyml.quantize.tflm import Runner, confusion_matrix
@@ -17,28 +18,65 @@ from tinyml.errors import expected
 def evaluate_tflite(cfg: Config, model_path: Path, data_dir: Path, split: str = "test") -> dict:
     info = flatbuffer.read(model_path)
     labels = list(cfg["project.labels"])
-    windows = project_windows(cfg, load(data_dir), split)
+    dataset = load(data_dir)
     runner = Runner(info.raw)
     want = tuple(int(d) for d in runner.input["shape"][1:])
+    short: list = []
+    if cfg["project.task"] != "kws":
+        _check_axes(dataset, model_path, want[-1])
+        short = [r for r in dataset.split(split) if r.samples < cfg["window.size"]]
+    windows = project_windows(cfg, dataset, split)
     if want != windows.x.shape[1:] or int(np.prod(runner.output["shape"])) != len(labels):
         raise expected(f"a model taking {list(windows.x.shape[1:])} and scoring {len(labels)} classes",
                        f"input {list(want)}, {int(np.prod(runner.output['shape']))} outputs in '{model_path}'",
                        "Evaluate with the project the model was trained for.")
     pred = np.argmax(runner.run_float(windows.x), axis=1)
     matrix = confusion_matrix(windows.y, pred, len(labels))
-    per_class = {label: (matrix[i][i] / max(1, sum(matrix[i]))) for i, label in enumerate(labels)}
-    return {"model": str(model_path), "split": split, "windows": len(windows),
-            "accuracy": float(np.mean(pred == windows.y)), "labels": labels,
-            "per_class_accuracy": per_class, "confusion": matrix}
+    # None for a class the data has no windows of: nothing was measured
+    per_class = {label: (matrix[i][i] / sum(matrix[i]) if sum(matrix[i]) else None) for i, label in enumerate(labels)}
+    result = {"model": str(model_path), "data": str(data_dir), "split": split,
+              "recordings": len(dataset.split(split)), "windows": len(windows),
+              "accuracy": float(np.mean(pred == windows.y)), "labels": labels,
+              "per_class_accuracy": per_class, "confusion": matrix}
+    if short:
+        result["too_short"] = {"window_size": cfg["window.size"], "recordings": len(short),
+                               "shortest": min(r.samples for r in short), "example": short[0].file}
+    return result
+
+
+def _check_axes(dataset: Dataset, model_path: Path, channels: int) -> None:
+    """The dataset's axes must be the model's: the ones recorded beside it (history.json), or as many."""
+    trained = None
+    try:
+        trained = json.loads(model_path.with_name("history.json").read_text()).get("axes")
+    except (OSError, ValueError, AttributeError):
+        pass
+    if isinstance(trained, list) and len(trained) == channels:
+        if tuple(trained) == dataset.axes:
+            return
+        wanted = f"the axes the model was trained on ({','.join(map(str, trained))})"
+    elif len(dataset.axes) == channels:
+        return
+    else:
+        wanted = f"{channels} axes, as the model's input has"
+    raise expected(f"recordings with {wanted}", f"{','.join(dataset.axes)} in {dataset.root}",
+                   "Evaluate on a dataset recorded with the same sensors, or train a model for these axes.")
 
 
 def render(result: dict) -> str:
     labels = result["labels"]
     width = max(6, *(len(label) for label in labels))
-    lines = [f"{result['model']}: {result['accuracy']:.3f} accuracy on {result['windows']} "
-             f"{result['split']} windows (int8, TFLM interpreter)",
-             "confusion (rows: true, columns: predicted)",
-             " " * (width + 1) + " ".join(f"{label[:width]:>{width}}" for label in labels)]
+    split = "all splits" if result["split"] == ALL else f"the {result['split']} split"
+    lines = [f"{result['model']}: {result['accuracy']:.3f} accuracy on {result['windows']} windows from "
+             f"{result['recordings']} recordings of {split} (int8, TFLM interpreter)",
+             "confusion (rows: true, columns: predicted) and per-class accuracy",
+             " " * (width + 1) + " ".join(f"{label[:width]:>{width}}" for label in labels) + "  accuracy"]
     for label, row in zip(labels, result["confusion"]):
-        lines.append(f"{label:>{width}} " + " ".join(f"{n:>{width}}" for n in row))
+        acc = result["per_class_accuracy"][label]
+        shown = f"{acc:.3f} ({row[labels.index(label)]}/{sum(row)})" if acc is not None else "- (no windows)"
+        lines.append(f"{label:>{width}} " + " ".join(f"{n:>{width}}" for n in row) + f"  {shown}")
+    short = result.get("too_short")
+    if short:
+        lines.append(f"left out: {short['recordings']} recording(s) shorter than window.size={short['window_size']} "
+                     f"samples (the shortest {short['shortest']}, e.g. '{short['example']}')")
     return "\n".join(lines)

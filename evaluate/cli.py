@@ -15,7 +15,8 @@ def add_arguments(p) -> None:
     p.add_argument("model", nargs="?", help="int8 .tflite model (default: <project>/build/model_int8.tflite)")
     p.add_argument("-C", "--project", default=".", help="project folder (default: .)")
     p.add_argument("--data", help="dataset folder (default: <project>/data)")
-    p.add_argument("--split", choices=["train", "val", "test"], default="test", help="which split (default: test)")
+    p.add_argument("--split", choices=["train", "val", "test", "all"], default="test",
+                   help="which split (default: test); all: every recording, e.g. of an imported dataset")
     p.add_argument("--port", help="a device running tinyml firmware, as any pyserial URL (/dev/ttyACM0, "
                                   "socket://127.0.0.1:PORT for QEMU or Renode): compare its outputs with the host's TFLM")
     p.add_argument("--inputs", type=int, default=8, help="with --port: seeded random inputs to send (default: 8)")

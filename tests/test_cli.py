@@ -21,8 +21,8 @@ def test_every_command_has_help_and_none_imports_tensorflow():
 
 
 def test_the_pipeline_commands_are_all_there():
-    assert list(COMMANDS) == ["init", "collect", "train", "quantize", "inspect", "codegen", "build",
-                              "flash", "emulate", "evaluate", "demo"]
+    assert list(COMMANDS) == ["init", "collect", "export", "train", "tune", "quantize", "inspect", "codegen",
+                              "build", "flash", "emulate", "evaluate", "demo"]
 
 
 def test_usage_errors_exit_2(capsys):

@@ -22,8 +22,10 @@ EXIT_STDOUT_CLOSED = 141
 # name -> (module, one-line help); the order is the pipeline's.
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("tinyml.project_cli", "create a project folder with tinyml.toml"),
-    "collect": ("tinyml.collect.cli", "record a dataset from the board or the emulator, or write the built-in data"),
+    "collect": ("tinyml.collect.cli", "record a dataset from the board or the emulator, import files, or write the built-in data"),
+    "export": ("tinyml.collect.export", "a dataset as Edge Impulse data acquisition JSON"),
     "train": ("tinyml.train.cli", "train the Keras model on a dataset"),
+    "tune": ("tinyml.train.tune", "search model shapes under the board's budget on Ray Tune, each trial emulated"),
     "quantize": ("tinyml.quantize.cli", "full-int8 post-training quantization, checked in TFLM"),
     "inspect": ("tinyml.quantize.inspect_cli", "ops, shapes, MACs and the exact TFLM arena of a .tflite"),
     "codegen": ("tinyml.codegen.cli", "generate the model C array and a PlatformIO project"),

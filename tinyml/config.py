@@ -81,9 +81,21 @@ OPTIONS: tuple[Option, ...] = (
            minimum=0, maximum=2**32 - 1, tasks=KWS),
     Option("model.architecture", str, "cnn", "model family: cnn (gesture); dscnn or dscnn_small (kws)",
            choices=("cnn", "dscnn", "dscnn_small")),
+    Option("model.conv_layers", int, 3, "convolutions in the gesture cnn (each but the last followed by 2x max "
+           "pooling over time)", minimum=1, maximum=8, tasks=GESTURE),
+    Option("model.filters", int, 16, "filters of the cnn's first convolution", minimum=1, maximum=256, tasks=GESTURE),
+    Option("model.filters_step", int, 8, "filters each later convolution adds", minimum=0, maximum=256, tasks=GESTURE),
+    Option("model.kernel", int, 5, "kernel length (samples) of every convolution but the last", minimum=1,
+           maximum=64, tasks=GESTURE),
+    Option("model.last_kernel", int, 3, "kernel length (samples) of the last convolution", minimum=1, maximum=64,
+           tasks=GESTURE),
+    Option("model.dense_units", int, 32, "units of the hidden dense layer before the scores (0: none)", minimum=0,
+           maximum=1024, tasks=GESTURE),
     Option("model.epochs", int, 40, "training epochs", minimum=1),
     Option("model.batch_size", int, 32, "training batch size", minimum=1),
     Option("model.learning_rate", float, 0.003, "Adam learning rate", minimum=0.0),
+    Option("model.augment", str, "auto", "training-time augmentation. auto: kws warps each clip's mel axis, "
+           "gestures turn each window by a random grip; none: off", choices=("auto", "none")),
     Option("quantize.mode", str, "ptq", "ptq: full-int8 post-training; qat: quantization-aware fine-tuning "
            "(tensorflow-model-optimization), then full int8", choices=("ptq", "qat")),
     Option("quantize.representative_samples", int, 200, "examples used to calibrate int8 ranges", minimum=1),

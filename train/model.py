@@ -1,9 +1,10 @@
 """Model families, by `model.architecture`.
 
 * cnn (gesture): a small 1-D CNN written with Conv2D (k, 1) kernels (tensorflow-model-optimization's
-  quantization-aware training does not support Conv1D). About 6 k parameters and well under 1 M
-  multiply-accumulates. The average over time is an AveragePooling2D over the whole window and a
-  Reshape with a fixed size: AVERAGE_POOL_2D computes the same bytes on the board's older TFLM as on
+  quantization-aware training does not support Conv1D). By default (three convolutions of 16, 24 and
+  32 filters; the model.* shape options change it, and `tinyml tune` searches them) about 6 k
+  parameters and well under 1 M multiply-accumulates. The average over time is an AveragePooling2D
+  over the whole window and a Reshape with a fixed size: AVERAGE_POOL_2D computes the same bytes on the board's older TFLM as on
   the host, where GlobalAveragePooling2D's MEAN does not (it rounds in float there:
   quantize/board_compat.py); Flatten of the 1x1 map converts to a single RESHAPE.
 * dscnn (kws): a depthwise-separable CNN in the style of MLPerf Tiny's keyword-spotting reference:
@@ -20,17 +21,36 @@ convolution and quantization-aware training sees the pattern it knows.
 from __future__ import annotations
 
 
-def build_cnn(keras, input_shape: tuple[int, ...], classes: int):
+# The gesture cnn's shape options (tinyml.toml [model]) and their defaults, the model tinyml has always built.
+CNN_OPTIONS = {"conv_layers": 3, "filters": 16, "filters_step": 8, "kernel": 5, "last_kernel": 3, "dense_units": 32}
+
+
+def build_cnn(keras, input_shape: tuple[int, ...], classes: int, *, conv_layers: int = 3, filters: int = 16,
+              filters_step: int = 8, kernel: int = 5, last_kernel: int = 3, dense_units: int = 32):
+    """`conv_layers` convolutions over time, the i-th with `filters + i * filters_step` filters and a
+    `kernel`-long kernel (the last: `last_kernel`), each but the last followed by 2x max pooling; then
+    the average over time, a hidden dense layer of `dense_units` (none for 0) and the class scores.
+    The defaults give 16, 24, 32 filters with kernels 5, 5, 3 and 32 hidden units."""
+    from tinyml.errors import expected
+
+    if input_shape[0] < 2 ** (conv_layers - 1):
+        raise expected(f"window.size of at least {2 ** (conv_layers - 1)} samples for model.conv_layers = "
+                       f"{conv_layers} (each but the last convolution halves the window)",
+                       f"{input_shape[0]}", "Raise window.size or lower model.conv_layers.")
     layers = keras.layers
     inputs = keras.Input(shape=input_shape, name="imu")
-    x = layers.Conv2D(16, (5, 1), padding="same", activation="relu")(inputs)
-    x = layers.MaxPooling2D((2, 1))(x)
-    x = layers.Conv2D(24, (5, 1), padding="same", activation="relu")(x)
-    x = layers.MaxPooling2D((2, 1))(x)
-    x = layers.Conv2D(32, (3, 1), padding="same", activation="relu")(x)
+    x = inputs
+    for i in range(conv_layers):
+        last = i == conv_layers - 1
+        x = layers.Conv2D(filters + i * filters_step, (last_kernel if last else kernel, 1), padding="same",
+                          activation="relu")(x)
+        if not last:
+            x = layers.MaxPooling2D((2, 1))(x)
     x = layers.AveragePooling2D(pool_size=(int(x.shape[1]), int(x.shape[2])))(x)
     x = layers.Flatten()(x)
-    x = layers.Dense(32, activation="relu")(x)
+    x = layers.Dropout(0.3)(x)  # training only: the converter drops it, the deployed model is unchanged
+    if dense_units:
+        x = layers.Dense(dense_units, activation="relu")(x)
     outputs = layers.Dense(classes, activation="softmax", name="scores")(x)
     return keras.Model(inputs, outputs, name="gesture_cnn")
 
@@ -71,3 +91,10 @@ def build_dscnn_small(keras, input_shape, classes: int):
 
 
 ARCHITECTURES = {"cnn": build_cnn, "dscnn": build_dscnn, "dscnn_small": build_dscnn_small}
+
+
+def build(keras, cfg, input_shape, classes: int):
+    """The model `cfg` describes: model.architecture, and for the gesture cnn its shape options."""
+    architecture = cfg["model.architecture"]
+    options = {name: cfg[f"model.{name}"] for name in CNN_OPTIONS} if architecture == "cnn" else {}
+    return ARCHITECTURES[architecture](keras, input_shape, classes, **options)

@@ -6,15 +6,16 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 
 from tinyml import tf as tfload
 from tinyml.artifacts import atomic_path, write_json, write_provenance
-from tinyml.collect.dataset import MANIFEST, load
+from tinyml.collect.dataset import IMU_AXES, MANIFEST, load
 from tinyml.config import Config
 from tinyml.log import SILENT, Reporter
 from tinyml.train.frontend import FrontendParams, audio_meta
-from tinyml.train.model import ARCHITECTURES
-from tinyml.train.windows import project_windows
+from tinyml.train.model import build
+from tinyml.train.windows import RANGE, project_windows, scales_for
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ def _epoch_logger(keras, reporter: Reporter, epochs: int):
 
 
 def train(config: Config, data_dir: Path, model_path: Path, history_path: Path,
-          reporter: Reporter = SILENT) -> TrainResult:
+          reporter: Reporter = SILENT, extra_callbacks: tuple = ()) -> TrainResult:
+    """`extra_callbacks`: more Keras callbacks for fit (`tinyml tune` reports each epoch to Ray Tune with one)."""
     dataset = load(data_dir)
     labels = list(config["project.labels"])
     kws = config["project.task"] == "kws"
@@ -55,16 +57,19 @@ def train(config: Config, data_dir: Path, model_path: Path, history_path: Path,
     tf, keras = tfload.load()
     keras.backend.clear_session()  # fresh layer names, so a rerun gives the same graph
     tfload.set_seed(config["project.seed"])
-    model = ARCHITECTURES[config["model.architecture"]](keras, train_w.x.shape[1:], len(labels))
+    model = build(keras, config, train_w.x.shape[1:], len(labels))
     model.compile(optimizer=keras.optimizers.Adam(config["model.learning_rate"]),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     epochs = config["model.epochs"]
     callbacks = [_epoch_logger(keras, reporter, epochs),
-                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)]
-    if kws:  # a fresh frequency warp of every clip in every epoch (train/augment.py)
+                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True),
+                 *extra_callbacks]
+    augment = _augmentation(config, dataset)
+    if augment is not None:  # every example augmented afresh in every epoch (train/augment.py)
         from tinyml.train.augment import augmented_batches
 
-        batches = augmented_batches(keras, train_w.x, train_w.y, config["model.batch_size"], config["project.seed"])
+        batches = augmented_batches(keras, train_w.x, train_w.y, config["model.batch_size"], config["project.seed"],
+                                    augment)
         history = model.fit(batches, validation_data=(val_w.x, val_w.y), epochs=epochs, verbose=0,
                             callbacks=callbacks)
     else:
@@ -90,6 +95,21 @@ def train(config: Config, data_dir: Path, model_path: Path, history_path: Path,
                      inputs={"dataset_manifest_sha256": _manifest_hash(data_dir)},
                      extra={"config": dict(config.values), **(audio_meta(labels, params) if kws else {})})
     return TrainResult(model_path, history_path, float(val_acc), epochs_run)
+
+
+def _augmentation(config: Config, dataset):
+    """kws: a frequency warp of each clip; gestures with the six IMU axes: a random grip of each window
+    (model.augment = "none" turns either off)."""
+    if config["model.augment"] == "none":
+        return None
+    from tinyml.train import augment
+
+    if config["project.task"] == "kws":
+        return augment.warp_mel
+    if tuple(dataset.axes) != IMU_AXES:
+        return None  # a rotation needs the accelerometer and the gyroscope as whole vectors
+    limits = np.array([RANGE[u] for u in dataset.recordings[0].units], np.float32) / scales_for(dataset.recordings[0].units)
+    return lambda x, rng: augment.rotate_imu(x, rng, limits)
 
 
 def _manifest_hash(data_dir: Path) -> str:

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyml.collect.dataset import Dataset
+from tinyml.collect.dataset import ALL, Dataset
 from tinyml.errors import expected
 
 # Physical units -> the value that maps to 1.0 at the model input.
 FULL_SCALE = {"g": 4.0, "dps": 500.0}
+# Physical units -> the IMU's range as the board's libraries configure it (LSM9DS1: +-4 g, +-2000 dps).
+RANGE = {"g": 4.0, "dps": 2000.0}
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ def make_windows(dataset: Dataset, split: str, labels: list[str], size: int, hop
         count = len(dataset.split(split))
         todo = (f"Collect some recordings into it (tinyml collect --split {split})." if count == 0
                 else "Record longer or lower window.size.")
-        raise expected(f"recordings of at least window.size={size} samples in the '{split}' split",
+        where = "in the dataset" if split == ALL else f"in the '{split}' split"
+        raise expected(f"recordings of at least window.size={size} samples {where}",
                        f"{count} recording(s), the shortest {shortest} samples", todo)
     x = np.stack(xs).astype(np.float32).reshape(-1, size, 1, channels)
     return Windows(x, np.asarray(ys, dtype=np.int64), tuple(labels))

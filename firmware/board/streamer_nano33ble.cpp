@@ -5,7 +5,10 @@
  * magnetometer on its own stream) and the PDM microphone (16 kHz, 16-bit)
  * through tinyml's framed protocol (tinyml_stream.h) over USB serial. The IMU
  * is detected on the internal I2C bus: LSM9DS1 (Rev1) answers at 0x6B, BMI270
- * (Rev2) at 0x68. Audio arrives from the PDM interrupt into a ring buffer; a
+ * (Rev2) at 0x68. Both report in one board frame, the LSM9DS1's: on this board
+ * Arduino_BMI270_BMM150 (1.2.x, pinned in platformio.ini) maps the BMI270's
+ * axes onto it itself (x = -y, y = -x, z = z; docs/importing.md). The
+ * magnetometers are not mapped. Audio arrives from the PDM interrupt into a ring buffer; a
  * full ring drops samples and the gap shows as lost frames on the host (the
  * sequence numbers keep counting), never as silently shifted audio.
  */
