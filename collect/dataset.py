@@ -42,6 +42,8 @@ ALL = "all"  # Dataset.split(ALL): every recording, whatever its split
 LABEL_RULE = r"[A-Za-z0-9][A-Za-z0-9_-]*"  # a label is also a folder and file name
 IMU_AXES = ("ax", "ay", "az", "gx", "gy", "gz")
 IMU_UNITS = ("g", "g", "g", "dps", "dps", "dps")
+# Unit -> the IMU's range as the board's library configures it (Arduino_LSM9DS1: +-4 g, +-2000 dps).
+IMU_RANGE = {"g": 4.0, "dps": 2000.0}
 MAX_SAMPLE_RATE = 10_000_000
 
 
@@ -97,6 +99,10 @@ class Dataset:
 
     def read(self, rec: Recording, verify: bool = True) -> np.ndarray:
         """The recording's samples as float32 [samples, channels] (timestamps dropped)."""
+        return self.read_with_timestamps(rec, verify)[1]
+
+    def read_with_timestamps(self, rec: Recording, verify: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
+        """(the CSV's timestamp_us column as float64, or None for audio; the samples as `read` gives them)."""
         path = self.root / rec.file
         try:
             present = path.is_file()
@@ -108,13 +114,13 @@ class Dataset:
         if verify and sha256_file(path) != rec.sha256:
             raise expected(f"'{rec.file}' to match the sha256 in the manifest", "different contents",
                            "The file changed after it was recorded; re-collect it or update the manifest.")
-        data = _read_wav(path, rec) if rec.sensor == "mic" else _read_csv(path, rec)
+        t_us, data = (None, _read_wav(path, rec)) if rec.sensor == "mic" else _read_csv(path, rec)
         if data.shape[0] != rec.samples:
             raise expected(f"{rec.samples} samples in '{rec.file}' (manifest)", f"{data.shape[0]}")
-        return data
+        return t_us, data
 
 
-def _read_csv(path: Path, rec: Recording) -> np.ndarray:
+def _read_csv(path: Path, rec: Recording) -> tuple[np.ndarray, np.ndarray]:
     want = ("timestamp_us",) + rec.axes
     try:
         with open(path, encoding="utf-8") as f:
@@ -147,7 +153,7 @@ def _read_csv(path: Path, rec: Recording) -> np.ndarray:
         if abs(measured - rec.sample_rate) > 0.05 * rec.sample_rate:
             raise expected(f"about {rec.sample_rate} Hz in '{rec.file}' (manifest)",
                            f"{measured:.1f} Hz from its timestamps", "Fix the manifest's sample_rate.")
-    return table[:, 1:].astype(np.float32)
+    return t, table[:, 1:].astype(np.float32)
 
 
 # What the standard `wave` module raises for a file that is not a well-formed WAV: its own errors,

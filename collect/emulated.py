@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import tinyml
+from tinyml.artifacts import MARKER
 from tinyml.firmware import FIRMWARE_DIR, render_tree
 
 
@@ -20,7 +21,7 @@ def write_streamer_project(out: Path) -> Path:
     """The streamer's PlatformIO project (board and emulator environments), written atomically into a
     new folder or one tinyml made for the streamer before."""
     from tinyml.artifacts import atomic_dir
-    from tinyml.codegen.project import prepare_out_dir, write_marker
+    from tinyml.artifacts import prepare_out_dir, write_marker
 
     prepare_out_dir(out, kind="streamer")
     with atomic_dir(out) as tmp:
@@ -55,7 +56,7 @@ def emulated_streamer() -> Iterator[str]:
     from tinyml.firmware.platformio import build
 
     project = core_dir() / "streamer"  # tinyml's own cache: anything there is ours to replace
-    if project.exists() and not (project / ".tinyml-generated").exists():
+    if project.exists() and not (project / MARKER).exists():
         shutil.rmtree(project)
     write_streamer_project(project)
     elf = Path(build(project, "emulator", quiet=True)["elf"])

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml.artifacts import atomic_dir
-from tinyml.collect.dataset import Dataset, Recording, load
+from tinyml.artifacts import atomic_dir, prepare_out_dir, write_marker
+from tinyml.collect.dataset import IMU_AXES, IMU_UNITS, Dataset, Recording, load
 from tinyml.collect.importers import STANDARD_GRAVITY
 from tinyml.errors import expected
 from tinyml.paths import ProjectPaths
@@ -28,7 +28,8 @@ UNSIGNED = "0" * 64
 SENSORS = {"ax": ("accX", "m/s2", STANDARD_GRAVITY), "ay": ("accY", "m/s2", STANDARD_GRAVITY),
            "az": ("accZ", "m/s2", STANDARD_GRAVITY), "gx": ("gyrX", "dps", 1.0), "gy": ("gyrY", "dps", 1.0),
            "gz": ("gyrZ", "dps", 1.0)}
-DATASET_UNITS = {"ax": "g", "ay": "g", "az": "g", "gx": "dps", "gy": "dps", "gz": "dps"}
+DATASET_UNITS = dict(zip(IMU_AXES, IMU_UNITS))
+KIND = "edge-impulse-export"  # the marker's kind (tinyml/artifacts.py): only such a folder is replaced
 FOLDERS = {"train": "training", "val": "training", "test": "testing"}
 
 
@@ -60,9 +61,10 @@ def export_edge_impulse(ds: Dataset, out: Path, reporter) -> list[Path]:
     if any(a not in SENSORS for a in ds.axes) or any(DATASET_UNITS[a] != u for a, u in zip(ds.axes, units)):
         raise expected("axes from ax,ay,az,gx,gy,gz in g and dps",
                        f"{','.join(ds.axes)} in {','.join(units)} in {ds.root}")
-    _check_out(out)
+    prepare_out_dir(out, KIND)
     written = []
     with atomic_dir(out) as stage:
+        write_marker(stage, KIND)
         for k, rec in enumerate(ds.recordings):
             rel = Path(FOLDERS[rec.split]) / f"{rec.label}.{Path(rec.file).stem}.json"
             (stage / rel.parent).mkdir(exist_ok=True)
@@ -74,9 +76,9 @@ def export_edge_impulse(ds: Dataset, out: Path, reporter) -> list[Path]:
 
 def acquisition_json(ds: Dataset, rec: Recording) -> dict:
     """One recording as Edge Impulse's data acquisition format (unsigned)."""
-    signal = ds.read(rec).astype(np.float64)  # checks the hash and the sample count
+    t_us, signal = ds.read_with_timestamps(rec)  # checks the hash, the sample count and the timestamps
+    signal = signal.astype(np.float64)
     path = ds.root / rec.file
-    t_us = np.loadtxt(path, delimiter=",", skiprows=1, usecols=0, ndmin=1)
     interval_ms = (float(t_us[-1] - t_us[0]) / (len(t_us) - 1) / 1000.0 if len(t_us) > 1
                    else 1000.0 / rec.sample_rate)
     sensors = [SENSORS[a] for a in rec.axes]
@@ -88,14 +90,3 @@ def acquisition_json(ds: Dataset, rec: Recording) -> dict:
             "payload": {"device_type": DEVICE_TYPE, "interval_ms": round(interval_ms, 6),
                         "sensors": [{"name": n, "units": u} for n, u, _ in sensors], "values": values}}
 
-
-def _check_out(out: Path) -> None:
-    """Refuse to replace a folder that is not a previous export (training/ and testing/ of .json files)."""
-    if not out.exists():
-        return
-    ours = out.is_dir() and all(
-        p.is_dir() and p.name in FOLDERS.values() and all(f.is_file() and f.suffix == ".json" for f in p.iterdir())
-        for p in out.iterdir())
-    if not ours:
-        raise expected("-o to name a new folder or a previous export (training/, testing/ of .json files)",
-                       f"'{out}', which holds other files", "Choose another folder.")

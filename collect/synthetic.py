@@ -9,10 +9,10 @@ How it is modelled (docs/gestures.md compares the result with real recordings):
 
 - The motion is written in the forearm's frame (x along the forearm towards the
   fist, y to the left, z out of the back of the hand): a punch is a thrust along
-  x and a pull back with a turn of the fist, a flex a curl about the elbow (the
-  fist 0.25-0.4 m from it, so the centripetal and tangential accelerations
-  follow from the rotation), a wave side-to-side swings of a raised forearm, a
-  circle the fist drawing one circle.
+  x and a pull back with a turn of the fist (or a jab), a flex a curl about
+  the elbow (the board 0.04-0.3 m from the axis it turns about, so the
+  centripetal and tangential accelerations follow from the rotation), a wave
+  side-to-side swings of a raised forearm, a circle the fist drawing one circle.
 - How the board sits in the hand is any of 8 grips (face up or down, turned by
   0, 90, 180 or 270 degrees) with 20 degrees of jitter, and the forearm starts
   at a random roll and a pitch typical of the gesture. The board's orientation is
@@ -46,14 +46,14 @@ from typing import Callable
 
 import numpy as np
 
-from tinyml.collect.dataset import IMU_AXES, IMU_UNITS, DatasetWriter
+from tinyml.collect.dataset import IMU_AXES, IMU_RANGE, IMU_UNITS, DatasetWriter
 from tinyml.log import SILENT, Reporter
 
 RATE_HZ = 119
 DEFAULT_PER_CLASS = 600
 ACCEL_LSB_G = 0.000122  # LSM9DS1 at +-4 g
 GYRO_LSB_DPS = 0.070  # LSM9DS1 at +-2000 dps
-ACCEL_RANGE_G, GYRO_RANGE_DPS = 4.0, 2000.0
+ACCEL_RANGE_G, GYRO_RANGE_DPS = IMU_RANGE["g"], IMU_RANGE["dps"]
 TRIGGER_G = 2.5  # GestureToEmoji: a capture starts when |ax| + |ay| + |az| reaches this
 CAPTURE_ROWS = 119  # and records this many readings after the one that triggered it
 LEAD = 30  # readings kept before the captured ones

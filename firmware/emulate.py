@@ -76,7 +76,7 @@ def add_emulator_sources(model_path: Path, src: Path) -> dict:
 def write_project(model_path: Path, out: Path, extra_flags: tuple[str, ...] = ()) -> dict:
     """An emulator-only PlatformIO project for `model_path` in `out` (replaced if tinyml made it)."""
     from tinyml.codegen.c_names import comment_text
-    from tinyml.codegen.project import prepare_out_dir, write_marker
+    from tinyml.artifacts import prepare_out_dir, write_marker
 
     from tinyml.codegen.aot.lower import check_model
     from tinyml.quantize import flatbuffer

@@ -208,7 +208,8 @@ def write_project(model_path: Path, out: Path, lib: BoardLibrary, arena_bytes: i
     """An emulator-only PlatformIO project running the TFLM sketch's core with the board's library."""
     from tinyml.artifacts import atomic_dir
     from tinyml.codegen.c_names import comment_text
-    from tinyml.codegen.project import copy_runtime, core_values, prepare_out_dir, write_marker
+    from tinyml.artifacts import prepare_out_dir, write_marker
+    from tinyml.codegen.project import copy_runtime, core_values
     from tinyml.firmware.emulate import emulator_env
     from tinyml.quantize import flatbuffer
 

@@ -103,3 +103,15 @@ def test_an_audio_dataset_is_refused_in_one_line(tmp_path, capsys):
     assert _run("export", tmp_path / "data") == 2
     assert "an IMU dataset" in one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "data-edge-impulse").exists()
+
+
+def test_an_edge_impulse_export_tinyml_did_not_write_is_never_replaced(gestures, tmp_path, capsys):
+    """A folder laid out like an export (training/, testing/ of .json) may be the user's own download."""
+    data, theirs = tmp_path / "data", tmp_path / "downloaded"
+    assert _run("collect", "--import", gestures / CHIA / "flex.csv", "-o", data) == 0
+    (theirs / "training").mkdir(parents=True)
+    (theirs / "training" / "idle.4tgfh2ca.json").write_text('{"payload": {}}')
+    capsys.readouterr()
+    assert _run("export", data, "-o", theirs) == 2
+    assert "holds other files" in one_error_line(capsys.readouterr().err)
+    assert [p.name for p in (theirs / "training").iterdir()] == ["idle.4tgfh2ca.json"]

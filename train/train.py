@@ -10,12 +10,12 @@ import numpy as np
 
 from tinyml import tf as tfload
 from tinyml.artifacts import atomic_path, write_json, write_provenance
-from tinyml.collect.dataset import IMU_AXES, MANIFEST, load
+from tinyml.collect.dataset import IMU_AXES, IMU_RANGE, MANIFEST, load
 from tinyml.config import Config
 from tinyml.log import SILENT, Reporter
 from tinyml.train.frontend import FrontendParams, audio_meta
 from tinyml.train.model import build
-from tinyml.train.windows import RANGE, project_windows, scales_for
+from tinyml.train.windows import project_windows, scales_for
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,8 @@ def _augmentation(config: Config, dataset):
         return augment.warp_mel
     if tuple(dataset.axes) != IMU_AXES:
         return None  # a rotation needs the accelerometer and the gyroscope as whole vectors
-    limits = np.array([RANGE[u] for u in dataset.recordings[0].units], np.float32) / scales_for(dataset.recordings[0].units)
+    units = dataset.recordings[0].units
+    limits = np.array([IMU_RANGE[u] for u in units], np.float32) / scales_for(units)  # in model-input units
     return lambda x, rng: augment.rotate_imu(x, rng, limits)
 
 

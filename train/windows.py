@@ -17,8 +17,6 @@ from tinyml.errors import expected
 
 # Physical units -> the value that maps to 1.0 at the model input.
 FULL_SCALE = {"g": 4.0, "dps": 500.0}
-# Physical units -> the IMU's range as the board's libraries configure it (LSM9DS1: +-4 g, +-2000 dps).
-RANGE = {"g": 4.0, "dps": 2000.0}
 
 
 @dataclass(frozen=True)
