@@ -21,18 +21,25 @@ convolution and quantization-aware training sees the pattern it knows.
 from __future__ import annotations
 
 
-# The gesture cnn's shape options (tinyml.toml [model]) and their defaults, the model tinyml has always built.
-CNN_OPTIONS = {"conv_layers": 3, "filters": 16, "filters_step": 8, "kernel": 5, "last_kernel": 3, "dense_units": 32}
+# The gesture cnn's shape options (tinyml.toml [model]); their defaults are the option table's.
+CNN_OPTIONS = ("conv_layers", "filters", "filters_step", "kernel", "last_kernel", "dense_units")
 
 
-def build_cnn(keras, input_shape: tuple[int, ...], classes: int, *, conv_layers: int = 3, filters: int = 16,
-              filters_step: int = 8, kernel: int = 5, last_kernel: int = 3, dense_units: int = 32):
+def build_cnn(keras, input_shape: tuple[int, ...], classes: int, **shape: int):
     """`conv_layers` convolutions over time, the i-th with `filters + i * filters_step` filters and a
     `kernel`-long kernel (the last: `last_kernel`), each but the last followed by 2x max pooling; then
     the average over time, a hidden dense layer of `dense_units` (none for 0) and the class scores.
-    The defaults give 16, 24, 32 filters with kernels 5, 5, 3 and 32 hidden units."""
+    A shape option not given takes the option table's default (tinyml/config.py): 16, 24, 32 filters
+    with kernels 5, 5, 3 and 32 hidden units, the model tinyml has always built."""
+    from tinyml import config
     from tinyml.errors import expected
 
+    unknown = sorted(set(shape) - set(CNN_OPTIONS))
+    if unknown:
+        raise TypeError(f"build_cnn() got unknown shape options {unknown}")
+    shape = {name: shape.get(name, config.option(f"model.{name}").default) for name in CNN_OPTIONS}
+    conv_layers, filters, filters_step = shape["conv_layers"], shape["filters"], shape["filters_step"]
+    kernel, last_kernel, dense_units = shape["kernel"], shape["last_kernel"], shape["dense_units"]
     if input_shape[0] < 2 ** (conv_layers - 1):
         raise expected(f"window.size of at least {2 ** (conv_layers - 1)} samples for model.conv_layers = "
                        f"{conv_layers} (each but the last convolution halves the window)",

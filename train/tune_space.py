@@ -86,6 +86,17 @@ def floor(cfg: Config, params: Iterable[Param]) -> dict[str, Any]:
     return {p.key: cfg[p.key] if p.cheapest is None else p.cheapest for p in params}
 
 
+FLOOR_PREFIX = "floor-"  # the folder of the cheapest model, priced untrained before the search
+
+
+def trial_config(project, values: Mapping[str, Any], params: Mapping[str, Any]) -> Config:
+    """A trial's configuration: the project's resolved options with the trial's parameters, validated.
+    The driver (which trials are finished) and the worker (where a trial writes) both key trials by it."""
+    from tinyml import config
+
+    return config.load(project, flags={**values, **params}, read_file=False, environ={})
+
+
 def trial_key(values: Mapping[str, Any], dataset_sha256: str) -> str:
     """A trial's folder name under build/tune/: a hash of every resolved option it trains with and of
     the dataset, so a resumed run finds it and a changed project or dataset does not."""

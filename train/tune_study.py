@@ -43,13 +43,13 @@ class Study:
         return self.build / TUNE_PLOT
 
     def key(self, parameters: dict, prefix: str = "") -> str:
-        values = tune_space.with_value(self.cfg, parameters).values
+        values = tune_space.trial_config(self.cfg.root, self.cfg.values, parameters).values
         return prefix + tune_space.trial_key(values, self.dataset_sha256)
 
     def load(self) -> None:
         """The trials and the floor an earlier run of this search left (same project settings, same
         data); folders of other settings are left alone."""
-        floor_key = self.key(tune_space.floor(self.cfg, self.params), "floor-")
+        floor_key = self.key(tune_space.floor(self.cfg, self.params), tune_space.FLOOR_PREFIX)
         for path in sorted(self.dir.glob(f"*/{RECORD}")):
             record = read_record(path.parent)
             if not record or not isinstance(record.get("parameters"), dict):

@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from tinyml import config
+from tinyml.train import tune_space
 from tinyml.train.tune_space import UNPRICED_PENALTY, Budget, score, trial_key
 
 RECORD = "trial.json"
@@ -27,8 +26,7 @@ EMULATED_INPUTS = 4  # inputs run on QEMU; the largest count is the trial's inst
 
 
 def trial_config(job: dict, params: dict) -> config.Config:
-    """The trial's configuration: the project's resolved options with the trial's parameters, validated."""
-    return config.load(job["project"], flags={**job["values"], **params}, read_file=False, environ={})
+    return tune_space.trial_config(job["project"], job["values"], params)
 
 
 def trial_dir(job: dict, cfg: config.Config, prefix: str = "") -> Path:
@@ -103,10 +101,9 @@ def _epoch_reports(keras, report: Callable[[dict], None]):
 
 
 def train_and_price(params: dict, job: dict, report: Callable[[dict], None]) -> dict:
-    from tinyml.collect.dataset import load
+    from tinyml.evaluate.accuracy import evaluate_tflite
     from tinyml.quantize.ptq import quantize_ptq
     from tinyml.train.train import train
-    from tinyml.train.windows import project_windows
 
     clock = time.perf_counter()
     cfg = trial_config(job, params)
@@ -116,23 +113,14 @@ def train_and_price(params: dict, job: dict, report: Callable[[dict], None]) -> 
     trained = train(cfg, data, out / "model.keras", out / "history.json",
                     extra_callbacks=(_epoch_reports(keras, report),))
     quant = quantize_ptq(cfg, out / "model.keras", data, out / "model_int8.tflite", out / "quantize.json")
-    val = project_windows(cfg, load(data), "val")
     return {
         "key": out.name, "status": "priced", "parameters": params,
-        "accuracy": tflm_accuracy(quant.tflite_path, val),
+        "accuracy": evaluate_tflite(cfg, quant.tflite_path, data, "val")["accuracy"],  # int8, in TFLM
         "float_val_accuracy": trained.val_accuracy, "test_accuracy_int8": quant.int8_accuracy,
         "epochs_run": trained.epochs_run,
         **price(quant.tflite_path, out / "emulator", cfg["project.seed"], job),
         "seconds": round(time.perf_counter() - clock, 1),
     }
-
-
-def tflm_accuracy(tflite: Path, windows) -> float:
-    """Accuracy of the int8 model in the TFLM interpreter."""
-    from tinyml.quantize.tflm import Runner
-
-    predicted = np.argmax(Runner(Path(tflite).read_bytes()).run_float(windows.x), axis=1)
-    return float(np.mean(predicted == windows.y))
 
 
 def price(tflite: Path, work: Path, seed: int, job: dict) -> dict[str, Any]:
@@ -164,7 +152,7 @@ def price_floor(params: dict, job: dict) -> dict:
     from tinyml.train.windows import project_windows
 
     cfg = trial_config(job, params)
-    out = trial_dir(job, cfg, prefix="floor-")
+    out = trial_dir(job, cfg, prefix=tune_space.FLOOR_PREFIX)
     _, keras = _limit_threads(job["threads"])
     train_w = project_windows(cfg, load(Path(job["data"])), "train")
     keras.backend.clear_session()
