@@ -2,13 +2,17 @@
 the board's own library (Chirale_TensorFLowLite: TFLM of 2023-01) with its reference and its CMSIS-NN kernels, and the CMSIS-NN build at -O2 (faster than the board's
 -Os build; what a user could get by changing the flags).
 
-    python benchmarks/backends.py [--json] [MODEL.tflite ...]
+    python benchmarks/backends.py [--json] [--random N [--seed S]] [MODEL.tflite ...]
 
 Every figure comes from one run of `tinyml emulate` (QEMU mps2-an386, -icount shift=0, the exact
 instruction-count plugin) with the outputs checked against the host's TFLM interpreter:
 instructions per inference (the largest over the inputs), flash (text + data), RAM (data + bss + stack
 high-water) and the arena (AOT: its static plan; TFLM: what the interpreter uses, and what codegen reserves).
 The TFLM library is built with the Nano 33 BLE variant's code generation flags (-Os), as the board gets it.
+
+`--random N`: instead, N random small int8 networks (convolutions of any kernel, stride and padding,
+depthwise convolutions, pools, dense layers, channel counts that are not multiples of four, one-channel
+inputs) drawn from `--seed`: models nobody tuned the kernels on.
 
 Without arguments: the demo gesture model and the default KWS model (from `make demo` / `make demo-kws` when
 they were run here; otherwise the same architectures untrained: instruction counts follow the shapes, not
@@ -83,6 +87,45 @@ def default_models(work: Path) -> list[tuple[str, Path, str]]:
     return found
 
 
+def random_models(work: Path, count: int, seed: int) -> list[tuple[str, Path, str]]:
+    """`count` random small networks, int8 by PTQ on Gaussian calibration data, named after their layers."""
+    import numpy as np
+
+    from tinyml import tf as tfload
+
+    tf, keras = tfload.load()
+    L = keras.layers
+    rng = np.random.default_rng(seed)
+    found = []
+    for i in range(count):
+        keras.utils.set_random_seed(int(rng.integers(1 << 30)))
+        shape = (int(rng.integers(8, 50)), int(rng.choice([1, 3, 8, 13, 24, 40])), int(rng.choice([1, 2, 3, 6, 8, 16])))
+        x_in = keras.Input(shape=shape, batch_size=1)
+        x, parts = x_in, []
+        for _ in range(int(rng.integers(2, 6))):
+            h, w = int(x.shape[1]), int(x.shape[2])
+            kind = str(rng.choice(["conv", "conv", "pointwise", "depthwise", "pool"]))
+            kh, kw = int(rng.integers(1, min(h, 5) + 1)), int(rng.integers(1, min(w, 5) + 1))
+            stride = int(rng.choice([1, 1, 2])) if min(h, w) >= 4 else 1
+            padding = str(rng.choice(["same", "valid"]))
+            act = rng.choice([None, "relu", "relu6"])
+            if kind == "conv":
+                x = L.Conv2D(int(rng.integers(3, 49)), (kh, kw), strides=stride, padding=padding, activation=act)(x)
+            elif kind == "pointwise":
+                x = L.Conv2D(int(rng.integers(3, 65)), 1, activation=act)(x)
+            elif kind == "depthwise":
+                x = L.DepthwiseConv2D((kh, kw), strides=stride, padding=padding, activation=act,
+                                      depth_multiplier=int(rng.choice([1, 1, 1, 2])))(x)
+            else:
+                x = (L.MaxPooling2D if rng.random() < 0.5 else L.AveragePooling2D)((min(h, 2), min(w, 2)))(x)
+            parts.append(f"{kind}{kh}x{kw}" if kind in ("conv", "depthwise") else kind)
+        x = L.Flatten()(x)
+        x = L.Dense(int(rng.integers(2, 12)), activation="softmax")(x)
+        name = f"random {i}: {list(shape)} " + " ".join(parts)
+        found.append((name, _ptq(keras.Model(x_in, x), shape, work / f"random{i}.tflite", i), f"--random, seed {seed}"))
+    return found
+
+
 def measure(model: Path, work: Path) -> dict:
     from tinyml.errors import BadInput
     from tinyml.firmware.emulate import emulate
@@ -126,12 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="*", type=Path)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--random", type=int, default=0, metavar="N", help="N random networks instead of the defaults")
+    p.add_argument("--seed", type=int, default=2026, help="the random networks' seed")
     args = p.parse_args(argv)
     from tinyml.quantize import flatbuffer
 
     with tempfile.TemporaryDirectory(prefix="tinyml-backends-") as tmp:
         work = Path(tmp)
-        chosen = [(m.stem, m, str(m)) for m in args.models] or default_models(work)
+        chosen = [(m.stem, m, str(m)) for m in args.models] or \
+            (random_models(work, args.random, args.seed) if args.random else default_models(work))
         rows = []
         for i, (name, model, source) in enumerate(chosen):
             print(f"[{i + 1}/{len(chosen)}] {name}", file=sys.stderr, flush=True)

@@ -23,6 +23,8 @@ import tinyml
 from tinyml.artifacts import atomic_dir
 from tinyml.errors import TinymlError, expected
 from tinyml.firmware import FIRMWARE_DIR, render_tree, template_env
+from tinyml.firmware.emulate_profile import INFERENCE_TAG, PROFILE_FLAG, SPANS, aot_marked_ops
+from tinyml.firmware.emulate_profile import profile as profile_ops
 
 QEMU = "qemu-system-arm"
 EMULATOR_PLATFORM = ("mps2.c", "mps2.h")  # firmware/emulator/: start-up, UART, clock, exit
@@ -213,14 +215,19 @@ def wait_exit(proc: subprocess.Popen, timeout_s: float) -> None:
 def emulate(model_path: Path, work: Path, *, inputs: int = 8, seed: int = 0, timeout_s: float = 30.0,
             extra_flags: tuple[str, ...] = (), reporter=None, generate: bool = True, backend: str = "aot",
             kernels: str = "cmsis-nn", margin_percent: int = 2, margin_min_bytes: int = 64,
-            project: Path | None = None, tflm_target=None) -> dict:
+            project: Path | None = None, tflm_target=None, profile: bool = False) -> dict:
     """Build and run the model on QEMU; compare every output with the host's TFLM.
 
     backend "aot": the AOT-compiled model; "tflm": the generated TFLM sketch's core with the board's TFLM
     library (`kernels` cmsis-nn, as on the board, or reference; `tflm_target` how it is compiled, by
     default as the board compiles it), its arena the one codegen reserves.
     With `generate` (the default) `work` becomes an emulator-only project for the model; without,
-    `work` is an existing project with an `emulator` environment (as `tinyml codegen` writes)."""
+    `work` is an existing project with an `emulator` environment (as `tinyml codegen` writes).
+
+    With `profile`, the firmware is built with -DTINYML_PROFILE and `result["profile"]` has the
+    instructions of every op (emulate_profile.py), `result["profile_totals"]` the sum of the ops and the
+    dispatch between them; the whole-inference count is then the profiling build's, a few instructions per
+    op above an ordinary build's."""
     from tinyml.evaluate.device import check
     from tinyml.quantize.tflm import seeded_samples
     from tinyml.evaluate.protocol import Device
@@ -230,6 +237,9 @@ def emulate(model_path: Path, work: Path, *, inputs: int = 8, seed: int = 0, tim
 
     info = flatbuffer.read(model_path)
     check_project_path(work)
+    if profile and not generate and backend == "aot":
+        raise ValueError("profile=True builds its own project: it needs generate=True")
+    flags = tuple(extra_flags) + ((PROFILE_FLAG,) if profile else ())
     extra = {}
     if backend == "tflm":
         from tinyml.codegen.project import check_io, plan_arena
@@ -243,11 +253,11 @@ def emulate(model_path: Path, work: Path, *, inputs: int = 8, seed: int = 0, tim
         lib.check_ops(info)
         need = lib.arena(model_path, seed=seed)
         arena = plan_arena(need.arena_bytes, margin_percent, margin_min_bytes)
-        write_tflm_project(model_path, work, lib, arena.total, seed=seed)
+        write_tflm_project(model_path, work, lib, arena.total, seed=seed, extra_flags=flags)
         extra = {"backend": "tflm", "kernels": kernels, "library": lib.label, "arena_measured_bytes": need.arena_bytes,
                  "arena_reserved_bytes": arena.total, "self_check_matched": need.self_check}
     elif generate:
-        write_project(model_path, work, extra_flags)
+        write_project(model_path, work, flags)
         extra = {"backend": "aot"}
     if reporter:
         reporter.info(f"building the emulator firmware in {work}")
@@ -257,7 +267,11 @@ def emulate(model_path: Path, work: Path, *, inputs: int = 8, seed: int = 0, tim
         reporter.info(f"running {inputs} inputs on QEMU {MACHINE} (-icount shift=0)")
     counts = work / ".pio" / "instructions.txt"
     counts.unlink(missing_ok=True)
-    plugin = plugin_args(Path(sizes["elf"]), counts)
+    plugin = plugin_args(Path(sizes["elf"]), counts, SPANS if profile else None)
+    if profile and plugin is None:
+        raise TinymlError("Expected the QEMU instruction-count plugin and the op markers in the firmware for "
+                          "--profile. Received: the plugin cannot be built here (no host C compiler) or the "
+                          "markers are missing. Install gcc (`make setup`).")
     with running(Path(sizes["elf"]), plugin) as (url, proc):
         link = connect(url, proc)
         try:
@@ -266,7 +280,7 @@ def emulate(model_path: Path, work: Path, *, inputs: int = 8, seed: int = 0, tim
             link.close()
         wait_exit(proc, timeout_s)
     result["instructions_systick"] = result["instructions_per_inference"]
-    exact = [int(line) for line in counts.read_text().split()] if plugin and counts.is_file() else []
+    exact = read_counts(counts).get(INFERENCE_TAG if profile else "", []) if plugin else []
     if len(exact) == result["inputs_checked"]:
         result.update(instructions_per_inference=max(exact), instructions_min=min(exact),
                       instruction_counter="QEMU plugin, exact", instruction_resolution=1)
@@ -282,4 +296,8 @@ def emulate(model_path: Path, work: Path, *, inputs: int = 8, seed: int = 0, tim
         "elf_text": sizes["text"], "elf_data": sizes["data"], "elf_bss": sizes["bss"],
         "project": str(work), **extra,
     })
+    if profile:
+        marked = (list(range(len(info.operators))) if backend == "tflm"
+                  else aot_marked_ops(work / "src" / "emulator" / "tinyml_model.c"))
+        result["profile"], result["profile_totals"] = profile_ops(info, counts, marked)
     return result

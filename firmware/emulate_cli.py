@@ -1,5 +1,8 @@
 """`tinyml emulate MODEL.tflite [--json]`: the model's firmware on QEMU's Cortex-M4, checked against TFLM.
 
+With `--profile` the firmware is built with op markers and the summary is followed by a table of the
+instructions each op takes (emulate_profile.py).
+
 With `--wav FILE...` (a keyword-spotting model) the KWS application runs instead: the C front end,
 the model and the detector, fed the recordings over the emulated UART, its detections compared with
 the host reference (librosa + TFLM interpreter)."""
@@ -29,6 +32,8 @@ def add_arguments(p) -> None:
                    "with --backend tflm, where a board build's copy of the TFLM library is looked for (default: .)")
     p.add_argument("--uart-ms", type=int, default=0, help="with --wav: milliseconds of each stream sent as text "
                    "over the UART; the rest goes through semihosting, which is faster (default: 0)")
+    p.add_argument("--profile", action="store_true", help="also count the instructions of every op (a build with "
+                   "op markers, -DTINYML_PROFILE) and print them per op: shape, MACs, instructions per MAC, share")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -70,8 +75,12 @@ def run(args, reporter) -> int:
     if args.inputs < 1 or args.seed < 0 or args.timeout <= 0:
         raise BadInput(f"Expected --inputs >= 1, --seed >= 0 and --timeout > 0. Received: {args.inputs}, "
                        f"{args.seed}, {args.timeout:g}.")
+    if args.profile and args.wav:
+        raise BadInput("Expected --profile or --wav. Received: both. Profile the model alone (leave out --wav); "
+                       "the KWS run already reports its front end and network separately.")
     model = Path(args.model)
     suffix = "-kws" if args.wav else ("" if args.backend == "aot" else f"-tflm-{args.kernels}")
+    suffix += "-profile" if args.profile else ""
     out = check_project_path(Path(args.out) if args.out else
                              Path("build") / "emulator" / default_project_name(model.stem + suffix))
     if args.wav:
@@ -82,8 +91,15 @@ def run(args, reporter) -> int:
     result = emulate(model, out, inputs=args.inputs, seed=args.seed, timeout_s=args.timeout, reporter=reporter,
                      backend=args.backend, kernels=args.kernels, project=Path(args.project),
                      margin_percent=cfg["codegen.arena_margin_percent"],
-                     margin_min_bytes=cfg["codegen.arena_margin_min_bytes"])
-    print(json.dumps(result, indent=2) if args.json else render(result))
+                     margin_min_bytes=cfg["codegen.arena_margin_min_bytes"], profile=args.profile)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(render(result))
+        if args.profile:
+            from tinyml.firmware.emulate_profile import render_profile
+
+            print(render_profile(result["profile"], result["profile_totals"]))
     return 0 if result["outputs_match_host"] else 1
 
 

@@ -63,6 +63,59 @@ def conv_variety(out: Path, per_channel: bool = True) -> Path:
     return out
 
 
+def fast_paths(out: Path, per_channel: bool = True) -> Path:
+    """Every condition the AOT fast kernels branch on: odd channel counts, columns that are not whole
+    groups of four, borders on every side (SAME, stride 2), 1x1 convolutions on whole and partial groups
+    of channels, depthwise channels past the last group of four, units and depths of FULLY_CONNECTED
+    that are not multiples of four, fused RELU / RELU6."""
+    from tinyml import tf as tfload
+
+    tf, keras = tfload.load()
+    keras.utils.set_random_seed(7)
+    L = keras.layers
+    x_in = keras.Input(shape=(17, 13, 3), batch_size=1)
+    x = L.Conv2D(7, 3, strides=2, padding="same", activation="relu")(x_in)  # depth 27, 7 channels
+    x = L.DepthwiseConv2D(3, padding="same")(x)  # 7 channels: one group of four and three more
+    x = L.Conv2D(8, 1, activation="relu6")(x)  # 1x1 on 7 channels: gathered, not pointwise
+    x = L.Conv2D(12, 1)(x)  # pointwise on 8 channels
+    x = L.DepthwiseConv2D(3, strides=2, padding="valid", activation="relu")(x)
+    x = L.Conv2D(5, (2, 3), padding="same")(x)
+    x = L.Flatten()(x)
+    x = L.Dense(9, activation="relu")(x)  # 9 units on 5 * 4 * 5 = 100 inputs
+    x = L.Dense(6)(x)
+    x = L.Dense(3, activation="softmax")(x)
+    out.write_bytes(_int8(keras.Model(x_in, x), (17, 13, 3), 3, per_channel=per_channel,
+                          per_channel_dense=per_channel))
+    return out
+
+
+def one_channel(out: Path) -> Path:
+    """A one-channel input (a spectrogram): a depthwise convolution with depth multiplier 6 on it (the
+    AOT backend computes it as a convolution), a convolution whose kernel rows are whole groups of four
+    bytes, a second branch through a 1x1 convolution and pools on six channels, and a third through an
+    average over 336 taps."""
+    from tinyml import tf as tfload
+
+    tf, keras = tfload.load()
+    keras.utils.set_random_seed(8)
+    L = keras.layers
+    x_in = keras.Input(shape=(21, 16, 1), batch_size=1)
+    x = L.DepthwiseConv2D((5, 4), depth_multiplier=6, strides=2, padding="same", activation="relu")(x_in)
+    y = L.Conv2D(4, (3, 4), strides=(2, 2), padding="valid")(x_in)
+    y = L.Conv2D(6, 1, strides=1)(y)
+    y = L.MaxPooling2D(2, strides=1, padding="same")(y)  # 6 channels: a group of four and two more
+    y = L.AveragePooling2D(2, strides=2, padding="same")(y)
+    z = L.Conv2D(4, 1, activation="relu")(x_in)
+    z = L.AveragePooling2D((21, 16))(z)  # 336 taps: the 16-bit sums move to 32 bits on the way
+    x = L.Conv2D(6, 3, strides=2, padding="same")(x)
+    x = L.Flatten()(x)
+    y = L.Flatten()(y)
+    x = L.Concatenate()([x, y, L.Flatten()(z)])
+    x = L.Dense(5)(x)
+    out.write_bytes(_int8(keras.Model(x_in, x), (21, 16, 1), 4))
+    return out
+
+
 def elementwise(out: Path) -> Path:
     """ADD (with broadcasting and a fused RELU), MUL, LOGISTIC, TANH, PAD, CONCATENATION
     (with the requantizing QUANTIZE the converter inserts), MEAN with and without keep_dims,

@@ -66,6 +66,7 @@ def memory_plan(model: ModelInfo, calls) -> planner.Plan:
     group = _groups(sizes, reshapes)  # tensor -> the tensors sharing its bytes through reshapes
     pinned = set(model.inputs) | set(model.outputs)
     aliases = list(reshapes)
+    local = scratch_in_tensors(model, calls)
     for k, call in enumerate(calls):
         if not call.in_place:
             continue
@@ -78,8 +79,40 @@ def memory_plan(model: ModelInfo, calls) -> planner.Plan:
             merged = members | group[dst]
             for t in merged:
                 group[t] = merged
+    for k, call in enumerate(calls):  # each kernel's working memory lives during its own call only
+        if call.scratch and k not in local:
+            t = scratch_id(model, k)
+            sizes[t], producers[t], consumers[t] = call.scratch, k, [k]
     return planner.plan(len(model.operators), sizes, producers, consumers, list(model.inputs),
                         list(model.outputs), aliases)
+
+
+def scratch_in_tensors(model: ModelInfo, calls) -> dict[int, tuple[int, int]]:
+    """op -> (split pixel, output offset) for the ops whose scratch lives in their own output and input
+    (lower._scratch_split): allowed where the input dies at that op, nothing sharing its bytes is read later
+    and it is no graph output (a graph input may be overwritten: tinyml_model.h says so)."""
+    last_read = {}
+    for k, op in enumerate(model.operators):
+        for t in op.inputs:
+            if t >= 0:
+                last_read[t] = k
+    reshapes = [(op.inputs[0], op.outputs[0]) for op in model.operators if op.op in RESHAPES]
+    group = _groups({t.index: 0 for t in model.tensors}, reshapes)
+    chosen = {}
+    for k, call in enumerate(calls):
+        if not call.scratch_split:
+            continue
+        members = group[model.operators[k].inputs[0]]
+        if model.tensors[model.operators[k].inputs[0]].constant:
+            continue
+        if max(last_read.get(t, -1) for t in members) == k and not members & set(model.outputs):
+            chosen[k] = call.scratch_split
+    return chosen
+
+
+def scratch_id(model: ModelInfo, k: int) -> int:
+    """The memory plan's key for op k's scratch: past every tensor index."""
+    return len(model.tensors) + k
 
 
 def _ref(model: ModelInfo, index: int, plan: planner.Plan, const: bool) -> str:
@@ -93,6 +126,7 @@ def _ref(model: ModelInfo, index: int, plan: planner.Plan, const: bool) -> str:
 
 def render_values(model: ModelInfo, calls, plan: planner.Plan, banner: str) -> dict:
     arrays, seen = [], set()
+    local = scratch_in_tensors(model, calls)
     call_values = []
     for k, (op, call) in enumerate(zip(model.operators, calls)):
         for a in call.arrays:
@@ -101,6 +135,15 @@ def render_values(model: ModelInfo, calls, plan: planner.Plan, banner: str) -> d
         for kind, value in call.args:
             if kind == "text":
                 args.append(value)
+            elif kind == "scratch":
+                if k in local:  # the output's tail, then the input's head
+                    split, tail = local[k]
+                    out_ref = _ref(model, model.operators[k].outputs[0], plan, const=False)
+                    in_ref = _ref(model, model.operators[k].inputs[0], plan, const=False)
+                    args += [f"(void *)({out_ref} + {tail})", f"(void *){in_ref}", str(split)]
+                else:
+                    arena = f"(void *)TINYML_AT({plan.offsets[scratch_id(model, k)]})"
+                    args += [arena, arena, str(1 << 30)]
             elif kind == "inputs":
                 inputs_array = [_ref(model, i, plan, const=True) for i in value]
                 args.append("inputs")
@@ -123,8 +166,13 @@ def render_values(model: ModelInfo, calls, plan: planner.Plan, banner: str) -> d
         return [{"offset": plan.offsets[i], "bytes": _nbytes(model.tensors[i]),
                  "describe": f"{model.tensors[i].dtype.lower()} {list(model.tensors[i].shape)}"} for i in indices]
 
-    plan_lines = [comment_text(f"t{i} {model.tensors[i].name[:48]}: {_nbytes(model.tensors[i])} B at {off}")
-                  for i, off in sorted(plan.offsets.items(), key=lambda kv: (kv[1], kv[0]))]
+    def planned(i: int, off: int) -> str:
+        if i >= len(model.tensors):
+            k = i - len(model.tensors)
+            return f"op {k} scratch: {calls[k].scratch} B at {off}"
+        return f"t{i} {model.tensors[i].name[:48]}: {_nbytes(model.tensors[i])} B at {off}"
+
+    plan_lines = [comment_text(planned(i, off)) for i, off in sorted(plan.offsets.items(), key=lambda kv: (kv[1], kv[0]))]
     return {"banner": banner, "model_name": comment_text(model.path.stem), "macs": model.macs,
             "arena_bytes": max(plan.arena_bytes, 16),
             "arrays": arrays, "calls": call_values, "inputs": io(model.inputs), "outputs": io(model.outputs),

@@ -40,6 +40,10 @@ class Call:
     args: list  # ("in", tensor) / ("out", tensor) / ("text", "...")
     arrays: list[Array] = field(default_factory=list)
     in_place: tuple[int, int] | None = None  # (input tensor, output tensor) that may share bytes
+    scratch: int = 0  # bytes of working memory the kernel needs during this call
+    # (split pixel, byte offset in the output): where the scratch may live outside the arena instead, in
+    # the output's unwritten tail for the pixels before the split and the input's consumed head after it
+    scratch_split: tuple[int, int] | None = None
 
 
 class Unsupported(Exception):
@@ -150,6 +154,111 @@ def _weights(k: int, flt: Tensor, bias: Tensor | None, pairs: list[tuple[int, in
     return arrays, refs
 
 
+# The fast kernels' short requantization is exact while |accumulator * 2^left shift| < 2^29.
+FAST_ACC_LIMIT = 1 << 29
+
+
+def _bias_values(bias: Tensor | None, channels: int) -> np.ndarray:
+    if bias is None:
+        return np.zeros(channels, dtype=np.int64)
+    if bias.dtype != "INT32":
+        raise Unsupported(f"{bias.dtype.lower()} bias")
+    if bias.data is None:
+        raise Unsupported("a bias computed at run time")
+    if bias.elements != channels:
+        raise Unsupported(f"a bias of {bias.elements} values for {channels} output channels")
+    return bias.array().astype(np.int64).reshape(-1)
+
+
+def _fast_weights(k: int, w: np.ndarray, bias: Tensor | None, input_offset: int, pairs: list[tuple[int, int]],
+                  channel_axis: int) -> tuple[list, dict] | None:
+    """The fast kernels' arrays: the bias with the input offset folded in, bias + input_offset * sum(w), per
+    output channel. None when some accumulator of the layer could reach FAST_ACC_LIMIT (then the general
+    kernel, whose requantization holds for any int32, runs instead)."""
+    w64 = w.astype(np.int64)
+    other = tuple(a for a in range(w64.ndim) if a != channel_axis)
+    sums, magnitude = w64.sum(axis=other), np.abs(w64).sum(axis=other)
+    bias64 = _bias_values(bias, sums.size)
+    shifts = np.array([max(p[1], 0) for p in pairs], dtype=np.int64)
+    if len(pairs) == 1:
+        shifts = np.repeat(shifts, sums.size)
+    # raw int8 inputs times weights (|x| <= 128) plus the folded bias (|input_offset| <= 128)
+    bound = (np.abs(bias64) + 256 * magnitude) << shifts
+    if bound.size and int(bound.max()) >= FAST_ACC_LIMIT:
+        return None
+    folded = bias64 + input_offset * sums
+    arrays = [Array(f"op{k}_bias_eff", "int32_t", folded.astype(np.int32)),
+              Array(f"op{k}_mult", "int32_t", np.array([p[0] for p in pairs])),
+              Array(f"op{k}_shift", "int32_t", np.array([p[1] for p in pairs]))]
+    return arrays, {"bias_eff": f"op{k}_bias_eff", "mult": f"op{k}_mult", "shift": f"op{k}_shift"}
+
+
+def _fast_conv(k: int, inp: Tensor, w: np.ndarray, bias: Tensor | None, out: Tensor, pairs, geometry: dict,
+               act: tuple[int, int], depthwise: bool) -> Call | None:
+    """CONV_2D / DEPTHWISE_CONV_2D on the fast kernels (`w` the filter as the op's own layout), or None
+    where they do not apply."""
+    g = geometry
+    if g["dil_h"] != 1 or g["dil_w"] != 1:
+        return None
+    n, h, wd, c = _shape4(inp.shape)
+    folded = _fast_weights(k, w, bias, -_zp(inp), pairs, channel_axis=3 if depthwise else 0)
+    if folded is None:
+        return None
+    arrays, refs = folded
+    common = {"in": _c_shape(inp.shape), "out": _c_shape(out.shape), "kh": g["kh"], "kw": g["kw"],
+              "stride_h": g["stride_h"], "stride_w": g["stride_w"], "pad_h": g["pad_h"], "pad_w": g["pad_w"]}
+    tail = {"input_zero_point": _zp(inp), "output_offset": _zp(out), "act_min": act[0], "act_max": act[1]}
+    io = [("in", inp.index), ("out", out.index)]
+    if depthwise and g["depth_multiplier"] > 1:
+        arrays.insert(0, Array(f"op{k}_filter", "int8_t", w))
+        params = {**common, "depth_multiplier": g["depth_multiplier"], **tail, "filter": f"op{k}_filter", **refs}
+        return Call("DEPTHWISE_CONV_2D", "tm_depthwise_conv2d_mult_s8_fast", "tm_dw_fast_params", params, io, arrays)
+    if depthwise:
+        common["depth_multiplier"] = 1
+        taps = g["kh"] * g["kw"]
+        c4 = c - c % 4
+        grouped = w.reshape(taps, c)[:, :c4].reshape(taps, c4 // 4, 4).transpose(1, 0, 2).reshape(-1)
+        w = np.concatenate([grouped, w.reshape(taps, c)[:, c4:].reshape(-1)])  # see tm_depthwise_conv2d_s8_fast
+        arrays.insert(0, Array(f"op{k}_filter", "int8_t", w))
+        params = {**common, **tail, "filter": f"op{k}_filter", **refs}
+        return Call("DEPTHWISE_CONV_2D", "tm_depthwise_conv2d_s8_fast", "tm_dw_fast_params", params, io, arrays)
+    oc = w.shape[0]
+    depth = g["kh"] * g["kw"] * c
+    depth4 = -(-depth // 4) * 4
+    rows = np.zeros((oc, depth4), dtype=np.int8)
+    rows[:, :depth] = w.reshape(oc, depth)  # each row zero-padded to a whole number of 4-byte groups
+    pairs_end = oc - oc % 2  # channel pairs interleave group by group; an odd last row stays as it is
+    paired = rows[:pairs_end].reshape(pairs_end // 2, 2, depth4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+    rows = np.concatenate([paired, rows[pairs_end:].reshape(-1)])
+    pointwise = g["kh"] == g["kw"] == 1 and g["stride_h"] == g["stride_w"] == 1 and \
+        g["pad_h"] == g["pad_w"] == 0 and c % 4 == 0
+    arrays.insert(0, Array(f"op{k}_filter", "int8_t", rows))
+    params = {**common, "depth": depth, "depth4": depth4, "pointwise": int(pointwise), **tail,
+              "filter": f"op{k}_filter", **refs}
+    scratch = 4 * depth4 + (0 if pointwise else depth4)  # two int16 columns, and the int8 staging column
+    return Call("CONV_2D", "tm_conv2d_s8_fast", "tm_conv_fast_params", params, io + [("scratch", scratch)],
+                arrays, scratch=scratch, scratch_split=_scratch_split(inp, out, g, scratch))
+
+
+def _scratch_split(inp: Tensor, out: Tensor, g: dict, scratch: int) -> tuple[int, int] | None:
+    """Where tm_conv2d_s8_fast's scratch fits in its own tensors: the output's last bytes (4-byte aligned)
+    while the pixels before `split` are computed (their outputs end before it), then the input's first
+    bytes, which no window of the pixels from `split` on reads. None if the tensors are too small."""
+    n, h, w, c = _shape4(inp.shape)
+    _, out_h, out_w, out_c = _shape4(out.shape)
+    pixels = out_h * out_w
+    tail = (out.elements - scratch) // 4 * 4
+    if n != 1 or tail < 0 or scratch > inp.elements:
+        return None
+    split = min(tail // out_c, pixels) // 2 * 2  # whole pairs of pixels on each side
+    oy, ox = np.divmod(np.arange(split, pixels), out_w)
+    first_row = np.maximum(oy * g["stride_h"] - g["pad_h"], 0)
+    first_col = np.maximum(ox * g["stride_w"] - g["pad_w"], 0)
+    if split < pixels and int(((first_row * w + first_col) * c).min()) < scratch:
+        return None
+    return split, tail
+
+
 def _conv(model: ModelInfo, op: Operator, k: int, depthwise: bool) -> Call:
     t = model.tensors
     inp, flt, out = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
@@ -188,6 +297,19 @@ def _conv(model: ModelInfo, op: Operator, k: int, depthwise: bool) -> Call:
     scales = flt.scales if len(flt.scales) > 1 else flt.scales * oc
     pairs = [_multiplier(in_s * s / out_s) for s in scales]  # all double, as TFLM
     act_min, act_max = _act(op, out)
+    geometry = {"kh": kh, "kw": kw, "stride_h": stride_h, "stride_w": stride_w, "dil_h": dil_h, "dil_w": dil_w,
+                "pad_h": pad_h, "pad_w": pad_w, "depth_multiplier": mult}
+    if depthwise and c == 1 and dil_h == dil_w == 1:
+        # One input channel: each of the `mult` outputs is an ordinary filter over it, so this is a CONV_2D
+        # whose [mult][kh][kw][1] filter is the depthwise [1][kh][kw][mult] one transposed.
+        fast = _fast_conv(k, inp, flt.array().transpose(3, 1, 2, 0), bias, out, pairs,
+                          {**geometry, "depth_multiplier": 1}, (act_min, act_max), depthwise=False)
+        if fast is not None:
+            fast.comment = "DEPTHWISE_CONV_2D on one channel, as CONV_2D"
+    else:
+        fast = _fast_conv(k, inp, flt.array(), bias, out, pairs, geometry, (act_min, act_max), depthwise)
+    if fast is not None:
+        return fast
     arrays, refs = _weights(k, flt, bias, pairs, channel_axis=3 if depthwise else 0)
     params = {
         "in": _c_shape(inp.shape), "out": _c_shape(out.shape), "kh": kh, "kw": kw,
@@ -198,6 +320,18 @@ def _conv(model: ModelInfo, op: Operator, k: int, depthwise: bool) -> Call:
     }
     fn = "tm_depthwise_conv2d_s8" if depthwise else "tm_conv2d_s8"
     return Call(op.op, fn, "tm_conv_params", params, [("in", inp.index), ("out", out.index)], arrays)
+
+
+def _fc_layout(w: np.ndarray) -> np.ndarray:
+    """tm_fully_connected_s8_fast's filter: rows zero-padded to a multiple of four; blocks of four units
+    interleaved group by group (unit 0's four bytes of a group, then unit 1's, ...), then the rest."""
+    units, depth = w.shape
+    depth4 = -(-depth // 4) * 4
+    rows = np.zeros((units, depth4), dtype=np.int8)
+    rows[:, :depth] = w
+    blocks = units - units % 4
+    interleaved = rows[:blocks].reshape(blocks // 4, 4, depth4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+    return np.concatenate([interleaved, rows[blocks:].reshape(-1)])
 
 
 def _fully_connected(model: ModelInfo, op: Operator, k: int) -> Call:
@@ -224,6 +358,16 @@ def _fully_connected(model: ModelInfo, op: Operator, k: int) -> Call:
     else:  # GetQuantizedConvolutionMultipler: the product is taken in float first
         pairs = [_multiplier(quant.f32(np.float32(in_s) * np.float32(flt.scales[0])) / out_s)]
     act_min, act_max = _act(op, out)
+    if per_channel or _zp(flt) == 0:
+        folded = _fast_weights(k, flt.array(), bias, -_zp(inp), pairs, channel_axis=0)
+        if folded is not None:
+            arrays, refs = folded
+            arrays.insert(0, Array(f"op{k}_filter", "int8_t", _fc_layout(flt.array())))
+            params = {"batches": out.elements // units, "in_depth": depth, "out_depth": units,
+                      "output_offset": _zp(out), "act_min": act_min, "act_max": act_max,
+                      "per_channel": int(per_channel), "filter": f"op{k}_filter", **refs}
+            return Call(op.op, "tm_fully_connected_s8_fast", "tm_fc_fast_params", params,
+                        [("in", inp.index), ("out", out.index)], arrays)
     arrays, refs = _weights(k, flt, bias, pairs)
     params = {
         "batches": out.elements // units, "in_depth": depth, "out_depth": units,

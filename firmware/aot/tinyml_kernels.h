@@ -41,6 +41,65 @@ typedef struct {
 void tm_conv2d_s8(const tm_conv_params *p, const int8_t *in, int8_t *out);
 void tm_depthwise_conv2d_s8(const tm_conv_params *p, const int8_t *in, int8_t *out);
 
+/* ---- the fast paths: chosen at generation time where their conditions hold ----------------------
+ *
+ * Same integers as the kernels above, computed differently: the input offset is folded into the bias
+ * at generation time (bias_eff = bias + input_offset * sum(w)) and padded taps read the input's zero
+ * point, so the hot loops multiply raw int8 pairs, two per SMLAD on a core with the DSP extension
+ * (SXTB16 widens bytes 0,2 and, through a rotate, 1,3: the same pairs on both sides). Requantization
+ * uses the short exact form that holds because codegen checked that no accumulator of the layer can
+ * reach 2^29 (see codegen/aot/lower.py). mult/shift hold one entry per output channel. */
+typedef struct {
+  tm_shape in, out;
+  int32_t kh, kw, stride_h, stride_w, pad_h, pad_w;
+  int32_t depth; /* kh * kw * in_c: the length of one column */
+  int32_t depth4; /* depth rounded up to 4: each filter row is zero-padded to it */
+  int32_t pointwise; /* 1x1, stride 1, no padding, in_c a multiple of 4: columns are the input's rows */
+  int32_t input_zero_point, output_offset, act_min, act_max;
+  const int8_t *filter; /* [out_c][depth4] */
+  const int32_t *bias_eff;
+  const int32_t *mult;
+  const int32_t *shift;
+} tm_conv_fast_params;
+
+/* CONV_2D (dilation 1) as a GEMM: two output pixels' columns are gathered (im2col) and widened to
+ * 16 bits once, then each pair of output channels is computed against both (2 x 2 accumulators).
+ * The working memory (2 * depth4 int16, plus depth4 bytes unless pointwise, 4-byte aligned) is
+ * `scratch` for the output pixels before `split` and `scratch_late` for the rest (batch 0): codegen
+ * may put the first in the output's tail, not yet written, and the second in the input's head, read
+ * by then (see codegen/aot/generate.py); otherwise both are one planned buffer and split is large. */
+void tm_conv2d_s8_fast(const tm_conv_fast_params *p, const int8_t *in, int8_t *out, void *scratch,
+                       void *scratch_late, int32_t split);
+
+/* DEPTHWISE_CONV_2D with dilation 1. Depth multiplier 1: four channels per 32-bit load (filter
+ * reordered by codegen, see the kernel); above 1: one output channel at a time, the filter as TFLite
+ * lays it out, [kh][kw][c * depth_multiplier]. */
+typedef struct {
+  tm_shape in, out;
+  int32_t kh, kw, stride_h, stride_w, pad_h, pad_w, depth_multiplier;
+  int32_t input_zero_point, output_offset, act_min, act_max;
+  const int8_t *filter; /* [kh][kw][c] */
+  const int32_t *bias_eff;
+  const int32_t *mult;
+  const int32_t *shift;
+} tm_dw_fast_params;
+
+void tm_depthwise_conv2d_s8_fast(const tm_dw_fast_params *p, const int8_t *in, int8_t *out);
+void tm_depthwise_conv2d_mult_s8_fast(const tm_dw_fast_params *p, const int8_t *in, int8_t *out);
+
+/* FULLY_CONNECTED with symmetric weights: four output units per pass over the input. */
+typedef struct {
+  int32_t batches, in_depth, out_depth;
+  int32_t output_offset, act_min, act_max;
+  int32_t per_channel;
+  const int8_t *filter; /* [out_depth][in_depth] */
+  const int32_t *bias_eff;
+  const int32_t *mult;
+  const int32_t *shift;
+} tm_fc_fast_params;
+
+void tm_fully_connected_s8_fast(const tm_fc_fast_params *p, const int8_t *in, int8_t *out);
+
 /* FULLY_CONNECTED: filter [out_depth][in_depth]; per_channel selects mult[oc] or mult[0]. */
 typedef struct {
   int32_t batches, in_depth, out_depth;

@@ -17,6 +17,12 @@
 __attribute__((noinline, used)) void tinyml_mark_begin(void) { __asm__ volatile("" ::: "memory"); }
 __attribute__((noinline, used)) void tinyml_mark_end(void) { __asm__ volatile("" ::: "memory"); }
 
+#if defined(TINYML_PROFILE)
+/* A profiling build's markers around each op's kernel call (tinyml_model.c), one span per op. */
+__attribute__((noinline, used)) void tinyml_mark_op_begin(int op) { __asm__ volatile("" ::"r"(op) : "memory"); }
+__attribute__((noinline, used)) void tinyml_mark_op_end(int op) { __asm__ volatile("" ::"r"(op) : "memory"); }
+#endif
+
 static int invoke_marked(void) {
   int status;
   tinyml_mark_begin();

@@ -10,9 +10,59 @@
 #include "tinyml_runtime.h"
 #include "tinyml_tflm.h"
 
+#if defined(TINYML_PROFILE)
+#include "tensorflow/lite/micro/compatibility.h"
+#include "tensorflow/lite/micro/micro_profiler_interface.h"
+#endif
+
 /* Markers for tinyml's QEMU plugin, which counts the instructions between them exactly. */
 extern "C" __attribute__((noinline, used)) void tinyml_mark_begin(void) { __asm__ volatile("" ::: "memory"); }
 extern "C" __attribute__((noinline, used)) void tinyml_mark_end(void) { __asm__ volatile("" ::: "memory"); }
+
+#if defined(TINYML_PROFILE)
+/* A profiling build's markers around each op's invoke, one span per op. */
+extern "C" __attribute__((noinline, used)) void tinyml_mark_op_begin(int op) {
+  __asm__ volatile("" ::"r"(op) : "memory");
+}
+extern "C" __attribute__((noinline, used)) void tinyml_mark_op_end(int op) {
+  __asm__ volatile("" ::"r"(op) : "memory");
+}
+
+namespace {
+
+/* TFLM (2023-01) calls BeginEvent / EndEvent around each op's invoke in MicroGraph::InvokeSubgraph, and
+ * nowhere else: not in Init or Prepare. EndEvent runs when the op's scope closes, after the allocator's
+ * ResetTempAllocations, so that is inside the span. Only the outermost events are marked (an op that
+ * invokes a subgraph, such as IF or WHILE, counts with the ops it runs), and only once `on` is set:
+ * after the start-up self-check, so the spans are those of the host's inferences. */
+class OpMarkers : public tflite::MicroProfilerInterface {
+ public:
+  bool on = false;
+
+  uint32_t BeginEvent(const char *tag) override {
+    (void)tag;
+    if (depth_++ == 0 && on) tinyml_mark_op_begin(op_);
+    return 0;
+  }
+
+  void EndEvent(uint32_t event_handle) override {
+    (void)event_handle;
+    if (--depth_ == 0 && on) tinyml_mark_op_end(op_++);
+  }
+
+  void NextInference() { op_ = 0; }
+
+ private:
+  int depth_ = 0;
+  int op_ = 0;
+
+  TF_LITE_REMOVE_VIRTUAL_DELETE
+};
+
+OpMarkers g_op_markers;
+
+}  // namespace
+#endif
 
 /* TFLM's clock hooks (micro_time.cpp is Arduino-only): no timer, as its README allows. */
 namespace tflite {
@@ -26,6 +76,9 @@ tm_runtime g_runtime;
 int (*g_invoke)(void) = nullptr;
 
 int invoke_marked(void) {
+#if defined(TINYML_PROFILE)
+  g_op_markers.NextInference();
+#endif
   tinyml_mark_begin();
   const int status = g_invoke();
   tinyml_mark_end();
@@ -72,6 +125,9 @@ int main(void) {
 #endif
   while (c != '\n' && c >= 0) c = mps2_uart_read();
   tinyml_tflm_set_log(mps2_uart_write);
+#if defined(TINYML_PROFILE)
+  tinyml_tflm_set_profiler(&g_op_markers);
+#endif
   bool matched = false;
   const char *error = tinyml_tflm_start(&g_runtime, &matched, arena_bytes);
   if (error != nullptr) {
@@ -87,6 +143,9 @@ int main(void) {
   }
   log_line(matched ? "tinyml self-check: output matches the host's TFLM"
                    : "tinyml self-check: output DIFFERS from the host's TFLM");
+#if defined(TINYML_PROFILE)
+  g_op_markers.on = true;
+#endif
   g_invoke = g_runtime.invoke;
   g_runtime.invoke = invoke_marked;
   g_runtime.flash_bytes = mps2_flash_bytes;
