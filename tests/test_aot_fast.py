@@ -110,3 +110,15 @@ def test_parity_on_the_emulated_cortex_m4_built_without_optimisation(fast_models
     # -O0 cannot give the assembly loops their registers: the same loops then run in C on the DSP intrinsics
     r = emulate(fast_models["one_channel"], tmp_path / "emu", inputs=4, seed=9, extra_flags=("-O0",))
     assert r["inputs_checked"] == 4 and r["outputs_match_host"], r["mismatched_inputs"]
+
+
+def test_the_accumulator_bound_is_taken_in_exact_integers():
+    from tinyml.codegen.aot import lower as lowering
+
+    small = np.ones((2, 3), dtype=np.int8)
+    assert lowering._fast_weights(0, small, None, 5, [(1 << 30, -3)], channel_axis=0) is not None
+    # a left shift of 31 or more never takes the short form (TFLM's shift would be past the word)
+    assert lowering._fast_weights(0, small, None, 5, [(1 << 30, 31)], channel_axis=0) is None
+    # 2^25 of weight magnitude shifted by 30 is past int64: numpy would wrap it to a small number
+    wide = np.full((1, 1 << 18), 127, dtype=np.int8)
+    assert lowering._fast_weights(0, wide, None, 5, [(1 << 30, 30)], channel_axis=0) is None

@@ -179,12 +179,11 @@ def _fast_weights(k: int, w: np.ndarray, bias: Tensor | None, input_offset: int,
     other = tuple(a for a in range(w64.ndim) if a != channel_axis)
     sums, magnitude = w64.sum(axis=other), np.abs(w64).sum(axis=other)
     bias64 = _bias_values(bias, sums.size)
-    shifts = np.array([max(p[1], 0) for p in pairs], dtype=np.int64)
-    if len(pairs) == 1:
-        shifts = np.repeat(shifts, sums.size)
-    # raw int8 inputs times weights (|x| <= 128) plus the folded bias (|input_offset| <= 128)
-    bound = (np.abs(bias64) + 256 * magnitude) << shifts
-    if bound.size and int(bound.max()) >= FAST_ACC_LIMIT:
+    shifts = [max(p[1], 0) for p in pairs] * (sums.size if len(pairs) == 1 else 1)
+    # raw int8 inputs times weights (|x| <= 128) plus the folded bias (|input_offset| <= 128), shifted left
+    # as the requantization shifts it: in Python integers, which cannot wrap
+    bounds = (np.abs(bias64) + 256 * magnitude).tolist()
+    if any(shift >= 31 or bound << shift >= FAST_ACC_LIMIT for bound, shift in zip(bounds, shifts)):
         return None
     folded = bias64 + input_offset * sums
     arrays = [Array(f"op{k}_bias_eff", "int32_t", folded.astype(np.int32)),

@@ -11,9 +11,11 @@
 #if defined(__ARM_FEATURE_DSP) && defined(__GNUC__)
 #include <arm_acle.h>
 #define TM_DSP 1 /* Cortex-M4/M7/M33 with the DSP extension: two 16-bit MACs per SMLAD */
-#if defined(__OPTIMIZE__) && defined(__thumb2__)
+#if defined(__OPTIMIZE__) && defined(__thumb2__) && !defined(TINYML_NO_ASM)
 /* The hot loops in assembly: they need 12 or 13 registers, which an unoptimised build (keeping a frame
- * pointer) cannot give them, so -O0 builds take the same loops in C with the same instructions' intrinsics. */
+ * pointer) cannot give them, so -O0 builds take the same loops in C with the same instructions'
+ * intrinsics; so does a build with -DTINYML_NO_ASM (for flags that reserve registers, e.g. -ffixed-r9
+ * with -fno-omit-frame-pointer). */
 #define TM_ASM 1
 #endif
 #endif
@@ -584,7 +586,7 @@ static void tm_gather(const tm_conv_fast_params *p, const int8_t *in, int32_t b,
   int8_t *dst = col;
   for (fy = 0; fy < p->kh; ++fy, dst += row_bytes) {
     const int32_t iy = y0 + fy;
-    const int8_t *row = in + ((b * p->in.h + iy) * p->in.w) * in_c;
+    const int8_t *row = in + ((b * p->in.h + (iy < 0 ? 0 : iy)) * p->in.w) * in_c; /* used only when inside */
     if (iy < 0 || iy >= p->in.h) {
       tm_fill(dst, zp, row_bytes);
     } else if (x0 >= 0 && x0 + p->kw <= p->in.w) {
@@ -786,8 +788,8 @@ static inline void tm_dw_3x3(const int8_t *x, int32_t step, int32_t row_stride, 
 /* The accumulators of one 4-channel group of a window that is not a whole 3 x 3 inside the input:
  * a border window or another kernel size. Padded taps read the input's zero point. Out of line: its
  * frame is only on the stack while it runs. */
-static TM_NOINLINE void tm_dw_window(const tm_dw_fast_params *p, const int8_t *window, int32_t y0, int32_t x0, int32_t c,
-                         const int8_t *f, int32_t acc[4]) {
+static TM_NOINLINE void tm_dw_window(const tm_dw_fast_params *p, const int8_t *image, int32_t origin, int32_t y0,
+                                     int32_t x0, int32_t c, const int8_t *f, int32_t acc[4]) {
   const int32_t C = p->in.c, H = p->in.h, W = p->in.w;
   const uint32_t zp_bytes = (uint32_t)(uint8_t)(int8_t)p->input_zero_point * 0x01010101u;
   int32_t fy, fx;
@@ -798,7 +800,7 @@ static TM_NOINLINE void tm_dw_window(const tm_dw_fast_params *p, const int8_t *w
       for (fx = 0; fx < 3; ++fx) {
         const int32_t ix = x0 + fx;
         padded[3 * fy + fx] =
-            (iy >= 0 && iy < H && ix >= 0 && ix < W) ? tm_load32(window + (fy * W + fx) * C + c) : zp_bytes;
+            (iy >= 0 && iy < H && ix >= 0 && ix < W) ? tm_load32(image + origin + (fy * W + fx) * C + c) : zp_bytes;
       }
     }
     tm_dw_3x3((const int8_t *)padded, 4, 12, f, acc);
@@ -808,8 +810,8 @@ static TM_NOINLINE void tm_dw_window(const tm_dw_fast_params *p, const int8_t *w
     const int32_t iy = y0 + fy;
     for (fx = 0; fx < p->kw; ++fx, f += 4) {
       const int32_t ix = x0 + fx;
-      const uint32_t xv = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? tm_load32(window + (fy * W + fx) * C + c)
-                                                                   : zp_bytes;
+      const uint32_t xv = (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                              ? tm_load32(image + origin + (fy * W + fx) * C + c) : zp_bytes;
       const uint32_t wv = tm_load32(f);
       const uint32_t xe = tm_sxtb16(xv), xo = tm_sxtb16_ror8(xv), we = tm_sxtb16(wv), wo = tm_sxtb16_ror8(wv);
       acc[0] = tm_smlabb(xe, we, acc[0]);
@@ -821,7 +823,8 @@ static TM_NOINLINE void tm_dw_window(const tm_dw_fast_params *p, const int8_t *w
 }
 
 /* The channels past the last group of four, one at a time. */
-static TM_NOINLINE void tm_dw_rest(const tm_dw_fast_params *p, const int8_t *window, int32_t y0, int32_t x0, int8_t *o) {
+static TM_NOINLINE void tm_dw_rest(const tm_dw_fast_params *p, const int8_t *image, int32_t origin, int32_t y0,
+                                   int32_t x0, int8_t *o) {
   const int32_t C = p->in.c, H = p->in.h, W = p->in.w, C4 = C & ~3, rest = C - C4;
   const int8_t *tail_filter = p->filter + C4 * p->kh * p->kw;
   int32_t c, fy, fx;
@@ -832,8 +835,8 @@ static TM_NOINLINE void tm_dw_rest(const tm_dw_fast_params *p, const int8_t *win
       const int32_t iy = y0 + fy;
       for (fx = 0; fx < p->kw; ++fx) {
         const int32_t ix = x0 + fx;
-        const int32_t x =
-            (iy >= 0 && iy < H && ix >= 0 && ix < W) ? window[(fy * W + fx) * C + ch] : p->input_zero_point;
+        const int32_t x = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? image[origin + (fy * W + fx) * C + ch]
+                                                                   : p->input_zero_point;
         acc += x * tail_filter[(fy * p->kw + fx) * rest + c];
       }
     }
@@ -853,7 +856,8 @@ void tm_depthwise_conv2d_s8_fast(const tm_dw_fast_params *p, const int8_t *in, i
       for (ox = 0; ox < p->out.w; ++ox) {
         const int32_t x0 = ox * p->stride_w - p->pad_w;
         const int fast = three && y0 >= 0 && y0 + 3 <= H && x0 >= 0 && x0 + 3 <= W;
-        const int8_t *window = in + ((b * H + y0) * W + x0) * C; /* read only where inside */
+        const int8_t *image = in + b * H * W * C;
+        const int32_t origin = (y0 * W + x0) * C; /* the window's first tap, negative when it starts outside */
         int8_t *o = out + ((b * p->out.h + oy) * p->out.w + ox) * C;
         const int8_t *f = p->filter;
         for (c = 0; c < C4; c += 4, f += 4 * taps) {
@@ -865,16 +869,16 @@ void tm_depthwise_conv2d_s8_fast(const tm_dw_fast_params *p, const int8_t *in, i
           acc[2] = p->bias_eff[c + 2];
           acc[3] = p->bias_eff[c + 3];
           if (fast) {
-            tm_dw_3x3(window + c, C, W * C, f, acc);
+            tm_dw_3x3(image + origin + c, C, W * C, f, acc);
           } else {
-            tm_dw_window(p, window, y0, x0, c, f, acc);
+            tm_dw_window(p, image, origin, y0, x0, c, f, acc);
           }
           o[c] = tm_requantize_fast(acc[0], m[0], sh[0], zo, lo, hi);
           o[c + 1] = tm_requantize_fast(acc[1], m[1], sh[1], zo, lo, hi);
           o[c + 2] = tm_requantize_fast(acc[2], m[2], sh[2], zo, lo, hi);
           o[c + 3] = tm_requantize_fast(acc[3], m[3], sh[3], zo, lo, hi);
         }
-        if (C4 < C) tm_dw_rest(p, window, y0, x0, o);
+        if (C4 < C) tm_dw_rest(p, image, origin, y0, x0, o);
       }
     }
   }
@@ -889,7 +893,8 @@ void tm_depthwise_conv2d_mult_s8_fast(const tm_dw_fast_params *p, const int8_t *
       const int32_t y0 = oy * p->stride_h - p->pad_h;
       for (ox = 0; ox < p->out.w; ++ox) {
         const int32_t x0 = ox * p->stride_w - p->pad_w;
-        const int8_t *window = in + ((b * H + y0) * W + x0) * C; /* read only where inside */
+        const int8_t *image = in + b * H * W * C;
+        const int32_t origin = (y0 * W + x0) * C; /* the window's first tap, negative when it starts outside */
         int8_t *o = out + ((b * p->out.h + oy) * p->out.w + ox) * OC;
         for (ic = 0; ic < C; ++ic) {
           for (m = 0; m < M; ++m) {
@@ -901,7 +906,7 @@ void tm_depthwise_conv2d_mult_s8_fast(const tm_dw_fast_params *p, const int8_t *
               const int row = iy >= 0 && iy < H;
               for (fx = 0; fx < p->kw; ++fx, f += OC) {
                 const int32_t ix = x0 + fx;
-                acc += (row && ix >= 0 && ix < W ? window[(fy * W + fx) * C + ic] : zp) * *f;
+                acc += (row && ix >= 0 && ix < W ? image[origin + (fy * W + fx) * C + ic] : zp) * *f;
               }
             }
             o[oc] = tm_requantize_fast(acc, p->mult[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
