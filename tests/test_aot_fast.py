@@ -85,14 +85,15 @@ def test_a_layer_whose_accumulators_could_overflow_the_short_requantization_keep
 
 
 def test_the_working_memory_lives_in_the_convolutions_own_tensors_where_it_fits(fast_models, reference):
-    from tinyml.codegen.aot.generate import memory_plan, scratch_in_tensors
+    from tinyml.codegen.aot.generate import memory_plan
 
     def planned(model):
         info = flatbuffer.read(model)
         calls = lower(info)
         without = [dataclasses.replace(c, scratch=0, scratch_split=None) for c in calls]
-        return (scratch_in_tensors(info, calls), [k for k, c in enumerate(calls) if c.scratch],
-                memory_plan(info, calls).arena_bytes, memory_plan(info, without).arena_bytes)
+        plan = memory_plan(info, calls)
+        return (plan.scratch_in_tensors, [k for k, c in enumerate(calls) if c.scratch], plan.arena_bytes,
+                memory_plan(info, without).arena_bytes)
 
     local, needing, arena, bare = planned(reference / "micro_speech" / "micro_speech_quantized.tflite")
     assert list(local) == needing == [1] and arena == bare == 5968

@@ -7,6 +7,7 @@ firmware/aot/. Nothing is written unless the whole model is supported.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 from pathlib import Path
@@ -64,50 +65,39 @@ def memory_plan(model: ModelInfo, calls) -> planner.Plan:
         sizes[t] = _nbytes(model.tensors[t])
     reshapes = [(op.inputs[0], op.outputs[0]) for op in model.operators if op.op in RESHAPES]
     group = _groups(sizes, reshapes)  # tensor -> the tensors sharing its bytes through reshapes
+
+    def last_read(t: int, k: int) -> int:
+        """The last op reading any tensor that shares `t`'s bytes (k if none does)."""
+        return max((c for m in group[t] for c in consumers.get(m, [])), default=k)
+
     pinned = set(model.inputs) | set(model.outputs)
     aliases = list(reshapes)
-    local = scratch_in_tensors(model, calls)
     for k, call in enumerate(calls):
         if not call.in_place:
             continue
         src, dst = call.in_place
         members = group[src]
-        last_use = max((c for t in members for c in consumers.get(t, [])), default=k)
         # Writing over `src` is safe only if nothing sharing its bytes is read later or must survive.
-        if last_use == k and not (members & pinned) and sizes[src] == sizes[dst]:
+        if last_read(src, k) == k and not (members & pinned) and sizes[src] == sizes[dst]:
             aliases.append((src, dst))
             merged = members | group[dst]
             for t in merged:
                 group[t] = merged
-    for k, call in enumerate(calls):  # each kernel's working memory lives during its own call only
-        if call.scratch and k not in local:
+    # A convolution's working memory may live in its own output's tail and input's head (lower._scratch_split)
+    # where the input dies at it, is no constant and shares its bytes with no graph output (a graph input may be
+    # overwritten: tinyml_model.h says so); elsewhere it is planned, live during its own call only.
+    local = {}
+    for k, call in enumerate(calls):
+        src = model.operators[k].inputs[0] if call.scratch_split else -1
+        if src >= 0 and not model.tensors[src].constant and last_read(src, k) == k and \
+                not group[src] & set(model.outputs):
+            local[k] = call.scratch_split
+        elif call.scratch:
             t = scratch_id(model, k)
             sizes[t], producers[t], consumers[t] = call.scratch, k, [k]
-    return planner.plan(len(model.operators), sizes, producers, consumers, list(model.inputs),
-                        list(model.outputs), aliases)
-
-
-def scratch_in_tensors(model: ModelInfo, calls) -> dict[int, tuple[int, int]]:
-    """op -> (split pixel, output offset) for the ops whose scratch lives in their own output and input
-    (lower._scratch_split): allowed where the input dies at that op, nothing sharing its bytes is read later
-    and it is no graph output (a graph input may be overwritten: tinyml_model.h says so)."""
-    last_read = {}
-    for k, op in enumerate(model.operators):
-        for t in op.inputs:
-            if t >= 0:
-                last_read[t] = k
-    reshapes = [(op.inputs[0], op.outputs[0]) for op in model.operators if op.op in RESHAPES]
-    group = _groups({t.index: 0 for t in model.tensors}, reshapes)
-    chosen = {}
-    for k, call in enumerate(calls):
-        if not call.scratch_split:
-            continue
-        members = group[model.operators[k].inputs[0]]
-        if model.tensors[model.operators[k].inputs[0]].constant:
-            continue
-        if max(last_read.get(t, -1) for t in members) == k and not members & set(model.outputs):
-            chosen[k] = call.scratch_split
-    return chosen
+    found = planner.plan(len(model.operators), sizes, producers, consumers, list(model.inputs),
+                         list(model.outputs), aliases)
+    return dataclasses.replace(found, scratch_in_tensors=local)
 
 
 def scratch_id(model: ModelInfo, k: int) -> int:
@@ -126,7 +116,7 @@ def _ref(model: ModelInfo, index: int, plan: planner.Plan, const: bool) -> str:
 
 def render_values(model: ModelInfo, calls, plan: planner.Plan, banner: str) -> dict:
     arrays, seen = [], set()
-    local = scratch_in_tensors(model, calls)
+    local = plan.scratch_in_tensors
     call_values = []
     for k, (op, call) in enumerate(zip(model.operators, calls)):
         for a in call.arrays:

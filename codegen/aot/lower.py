@@ -142,12 +142,7 @@ def _weights(k: int, flt: Tensor, bias: Tensor | None, pairs: list[tuple[int, in
               Array(f"op{k}_mult", "int32_t", np.array([p[0] for p in pairs])),
               Array(f"op{k}_shift", "int32_t", np.array([p[1] for p in pairs]))]
     if bias is not None:
-        if bias.dtype != "INT32":
-            raise Unsupported(f"{bias.dtype.lower()} bias")
-        if bias.data is None:
-            raise Unsupported("a bias computed at run time")
-        if bias.elements != sums.size:
-            raise Unsupported(f"a bias of {bias.elements} values for {sums.size} output channels")
+        _bias_values(bias, sums.size)  # refuses a bias the kernels cannot take
         arrays.append(Array(f"op{k}_bias", "int32_t", bias.array()))
     refs = {"filter": f"op{k}_filter", "bias": f"op{k}_bias" if bias is not None else "NULL",
             "mult": f"op{k}_mult", "shift": f"op{k}_shift", "filter_sum": f"op{k}_filter_sum"}
@@ -159,6 +154,7 @@ FAST_ACC_LIMIT = 1 << 29
 
 
 def _bias_values(bias: Tensor | None, channels: int) -> np.ndarray:
+    """The bias as int64 per output channel (zeros without one), or Unsupported naming what is wrong."""
     if bias is None:
         return np.zeros(channels, dtype=np.int64)
     if bias.dtype != "INT32":
@@ -192,6 +188,19 @@ def _fast_weights(k: int, w: np.ndarray, bias: Tensor | None, input_offset: int,
     return arrays, {"bias_eff": f"op{k}_bias_eff", "mult": f"op{k}_mult", "shift": f"op{k}_shift"}
 
 
+def _interleaved_rows(w: np.ndarray, block: int) -> np.ndarray:
+    """A [rows][depth] weight matrix as the fast kernels read it, flat: each row zero-padded to whole groups
+    of four bytes; blocks of `block` rows interleaved group by group (row 0's four bytes of a group, then row
+    1's, ...), then the rows past the last whole block, one after the other."""
+    units, depth = w.shape
+    depth4 = -(-depth // 4) * 4
+    rows = np.zeros((units, depth4), dtype=np.int8)
+    rows[:, :depth] = w
+    whole = units - units % block
+    interleaved = rows[:whole].reshape(whole // block, block, depth4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+    return np.concatenate([interleaved, rows[whole:].reshape(-1)])
+
+
 def _fast_conv(k: int, inp: Tensor, w: np.ndarray, bias: Tensor | None, out: Tensor, pairs, geometry: dict,
                act: tuple[int, int], depthwise: bool) -> Call | None:
     """CONV_2D / DEPTHWISE_CONV_2D on the fast kernels (`w` the filter as the op's own layout), or None
@@ -199,7 +208,7 @@ def _fast_conv(k: int, inp: Tensor, w: np.ndarray, bias: Tensor | None, out: Ten
     g = geometry
     if g["dil_h"] != 1 or g["dil_w"] != 1:
         return None
-    n, h, wd, c = _shape4(inp.shape)
+    c = _shape4(inp.shape)[3]
     folded = _fast_weights(k, w, bias, -_zp(inp), pairs, channel_axis=3 if depthwise else 0)
     if folded is None:
         return None
@@ -224,11 +233,7 @@ def _fast_conv(k: int, inp: Tensor, w: np.ndarray, bias: Tensor | None, out: Ten
     oc = w.shape[0]
     depth = g["kh"] * g["kw"] * c
     depth4 = -(-depth // 4) * 4
-    rows = np.zeros((oc, depth4), dtype=np.int8)
-    rows[:, :depth] = w.reshape(oc, depth)  # each row zero-padded to a whole number of 4-byte groups
-    pairs_end = oc - oc % 2  # channel pairs interleave group by group; an odd last row stays as it is
-    paired = rows[:pairs_end].reshape(pairs_end // 2, 2, depth4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
-    rows = np.concatenate([paired, rows[pairs_end:].reshape(-1)])
+    rows = _interleaved_rows(w.reshape(oc, depth), 2)  # channel pairs, as tm_block_2x2 reads them
     pointwise = g["kh"] == g["kw"] == 1 and g["stride_h"] == g["stride_w"] == 1 and \
         g["pad_h"] == g["pad_w"] == 0 and c % 4 == 0
     arrays.insert(0, Array(f"op{k}_filter", "int8_t", rows))
@@ -321,18 +326,6 @@ def _conv(model: ModelInfo, op: Operator, k: int, depthwise: bool) -> Call:
     return Call(op.op, fn, "tm_conv_params", params, [("in", inp.index), ("out", out.index)], arrays)
 
 
-def _fc_layout(w: np.ndarray) -> np.ndarray:
-    """tm_fully_connected_s8_fast's filter: rows zero-padded to a multiple of four; blocks of four units
-    interleaved group by group (unit 0's four bytes of a group, then unit 1's, ...), then the rest."""
-    units, depth = w.shape
-    depth4 = -(-depth // 4) * 4
-    rows = np.zeros((units, depth4), dtype=np.int8)
-    rows[:, :depth] = w
-    blocks = units - units % 4
-    interleaved = rows[:blocks].reshape(blocks // 4, 4, depth4 // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
-    return np.concatenate([interleaved, rows[blocks:].reshape(-1)])
-
-
 def _fully_connected(model: ModelInfo, op: Operator, k: int) -> Call:
     t = model.tensors
     inp, flt, out = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
@@ -361,7 +354,7 @@ def _fully_connected(model: ModelInfo, op: Operator, k: int) -> Call:
         folded = _fast_weights(k, flt.array(), bias, -_zp(inp), pairs, channel_axis=0)
         if folded is not None:
             arrays, refs = folded
-            arrays.insert(0, Array(f"op{k}_filter", "int8_t", _fc_layout(flt.array())))
+            arrays.insert(0, Array(f"op{k}_filter", "int8_t", _interleaved_rows(flt.array(), 4)))
             params = {"batches": out.elements // units, "in_depth": depth, "out_depth": units,
                       "output_offset": _zp(out), "act_min": act_min, "act_max": act_max,
                       "per_channel": int(per_channel), "filter": f"op{k}_filter", **refs}

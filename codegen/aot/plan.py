@@ -33,6 +33,9 @@ def _align(n: int) -> int:
 class Plan:
     offsets: dict[int, int]  # tensor index -> byte offset in the arena
     arena_bytes: int
+    # op -> (split pixel, byte offset in its output): working memory kept in the op's own output and input
+    # instead of the arena (set by codegen/aot/generate.py)
+    scratch_in_tensors: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 def plan(n_ops: int, sizes: dict[int, int], producers: dict[int, int], consumers: dict[int, list[int]],

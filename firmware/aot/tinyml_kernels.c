@@ -822,24 +822,32 @@ static TM_NOINLINE void tm_dw_window(const tm_dw_fast_params *p, const int8_t *i
   }
 }
 
-/* The channels past the last group of four, one at a time. */
+/* One output channel of a depthwise window: its input channel `ch` at every tap (the zero point where
+ * the tap is outside), times the tap's weight, `w_step` bytes after the previous tap's. */
+static inline int32_t tm_dw_channel(const tm_dw_fast_params *p, const int8_t *image, int32_t origin, int32_t y0,
+                                    int32_t x0, int32_t ch, const int8_t *w, int32_t w_step, int32_t acc) {
+  const int32_t C = p->in.c, H = p->in.h, W = p->in.w;
+  int32_t fy, fx;
+  for (fy = 0; fy < p->kh; ++fy) {
+    const int32_t iy = y0 + fy;
+    const int row = iy >= 0 && iy < H;
+    for (fx = 0; fx < p->kw; ++fx, w += w_step) {
+      const int32_t ix = x0 + fx;
+      acc += (row && ix >= 0 && ix < W ? image[origin + (fy * W + fx) * C + ch] : p->input_zero_point) * *w;
+    }
+  }
+  return acc;
+}
+
+/* The channels past the last group of four, one at a time (their filter: [kh][kw][C % 4]). */
 static TM_NOINLINE void tm_dw_rest(const tm_dw_fast_params *p, const int8_t *image, int32_t origin, int32_t y0,
                                    int32_t x0, int8_t *o) {
-  const int32_t C = p->in.c, H = p->in.h, W = p->in.w, C4 = C & ~3, rest = C - C4;
+  const int32_t C = p->in.c, C4 = C & ~3, rest = C - C4;
   const int8_t *tail_filter = p->filter + C4 * p->kh * p->kw;
-  int32_t c, fy, fx;
+  int32_t c;
   for (c = 0; c < rest; ++c) {
     const int32_t ch = C4 + c;
-    int32_t acc = p->bias_eff[ch];
-    for (fy = 0; fy < p->kh; ++fy) {
-      const int32_t iy = y0 + fy;
-      for (fx = 0; fx < p->kw; ++fx) {
-        const int32_t ix = x0 + fx;
-        const int32_t x = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? image[origin + (fy * W + fx) * C + ch]
-                                                                   : p->input_zero_point;
-        acc += x * tail_filter[(fy * p->kw + fx) * rest + c];
-      }
-    }
+    const int32_t acc = tm_dw_channel(p, image, origin, y0, x0, ch, tail_filter + c, rest, p->bias_eff[ch]);
     o[ch] = tm_requantize_fast(acc, p->mult[ch], p->shift[ch], p->output_offset, p->act_min, p->act_max);
   }
 }
@@ -886,8 +894,7 @@ void tm_depthwise_conv2d_s8_fast(const tm_dw_fast_params *p, const int8_t *in, i
 
 void tm_depthwise_conv2d_mult_s8_fast(const tm_dw_fast_params *p, const int8_t *in, int8_t *out) {
   const int32_t C = p->in.c, M = p->depth_multiplier, OC = C * M, H = p->in.h, W = p->in.w;
-  const int32_t zp = p->input_zero_point;
-  int32_t b, oy, ox, ic, m, fy, fx;
+  int32_t b, oy, ox, ic, m;
   for (b = 0; b < p->out.n; ++b) {
     for (oy = 0; oy < p->out.h; ++oy) {
       const int32_t y0 = oy * p->stride_h - p->pad_h;
@@ -899,16 +906,7 @@ void tm_depthwise_conv2d_mult_s8_fast(const tm_dw_fast_params *p, const int8_t *
         for (ic = 0; ic < C; ++ic) {
           for (m = 0; m < M; ++m) {
             const int32_t oc = ic * M + m;
-            const int8_t *f = p->filter + oc;
-            int32_t acc = p->bias_eff[oc];
-            for (fy = 0; fy < p->kh; ++fy) {
-              const int32_t iy = y0 + fy;
-              const int row = iy >= 0 && iy < H;
-              for (fx = 0; fx < p->kw; ++fx, f += OC) {
-                const int32_t ix = x0 + fx;
-                acc += (row && ix >= 0 && ix < W ? image[origin + (fy * W + fx) * C + ic] : zp) * *f;
-              }
-            }
+            const int32_t acc = tm_dw_channel(p, image, origin, y0, x0, ic, p->filter + oc, OC, p->bias_eff[oc]);
             o[oc] = tm_requantize_fast(acc, p->mult[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
           }
         }
