@@ -7,7 +7,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := gcc gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm espeak-ng
+APT_PACKAGES := gcc gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm espeak-ng \
+  flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 PYTEST_ARGS ?=
 
 .PHONY: setup system python offline demo demo-kws test bench clean
@@ -46,7 +47,7 @@ offline: $(VENV)/.installed system
 demo: setup
 	$(BIN)/tinyml demo
 
-# Keyword spotting on espeak-ng speech; KWS_WAVS are real recordings to classify and stream.
+# Keyword spotting on built-in speech (espeak-ng, flite, festival); KWS_WAVS are real recordings to classify and stream.
 KWS_WAVS ?=
 demo-kws: setup
 	$(BIN)/tinyml demo --task kws --dir tinyml-demo-kws $(if $(strip $(KWS_WAVS)),--wav $(KWS_WAVS))

@@ -104,6 +104,7 @@ def write_frontend(params: FrontendParams, out_dir: Path, input_scale: float, in
         "hop": params.hop, "mel_bands": params.mel_bands, "frames": params.frames, "clip_ms": params.clip_ms,
         "log_floor": c_float(params.log_floor), "input_scale": c_float(input_scale),
         "input_zero_point": int(input_zero_point), "mel_weight_count": stored.size,
+        "normalize_mean": int(params.normalize == "mean"),
         "tables": [{"ctype": ctype, "name": name, "size": size, "rows": _rows(data, fmt)}
                    for ctype, name, size, data, fmt in tables],
     }

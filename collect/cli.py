@@ -1,11 +1,12 @@
 """`tinyml collect`: write a dataset in the tinyml format.
 
 From a board or the emulator over the framed streaming protocol (--port/--emulate),
-from a sketch printing numbers as text (--format lines), the built-in
-gesture data (--builtin gestures), or other tools' files (--import: GestureToEmoji CSV,
-Edge Impulse JSON/CBOR/CSV, magic_wand text, CSV; docs/importing.md). Every recording is
-written atomically and the manifest updated after each; loss is counted, reported and
-written down. An import is all or nothing.
+from a sketch printing numbers as text (--format lines), the built-in data (--builtin
+gestures; keywords, spoken by espeak-ng, flite and festival; speech-commands, Google's Speech Commands
+imported from its archive, a copy of it or its extracted folder: --from), or other
+tools' files (--import: GestureToEmoji CSV, Edge Impulse JSON/CBOR/CSV, magic_wand text,
+CSV; docs/importing.md). Every recording is written atomically and the manifest updated
+after each; loss is counted, reported and written down. An import is all or nothing.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyml import config
-from tinyml.collect.dataset import LABEL_RULE
+from tinyml.collect.dataset import LABEL_RULE, SPLITS
 from tinyml.collect.importers import FORMATS as IMPORT_FORMATS
 from tinyml.collect.importers import IMUS
 from tinyml.collect.keywords import DEFAULT_PER_CLASS as KEYWORDS_PER_CLASS
+from tinyml.collect.speech_commands import OFFICIAL_URL as SPEECH_COMMANDS_URL
 from tinyml.collect.synthetic import DEFAULT_PER_CLASS
 from tinyml.paths import ProjectPaths
 from tinyml.project_cli import add_option_flags, flags_of
@@ -24,9 +26,11 @@ from tinyml.project_cli import add_option_flags, flags_of
 
 def add_arguments(p) -> None:
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--builtin", choices=["gestures", "keywords"],
-                        help="generate built-in, seeded data: 6-axis IMU gestures, or 1 s keyword clips "
-                             "spoken by espeak-ng (labels from project.labels)")
+    source.add_argument("--builtin", choices=["gestures", "keywords", "speech-commands"],
+                        help="built-in, seeded data: 6-axis IMU gestures, 1 s keyword clips spoken by espeak-ng, "
+                             "flite and festival, or Google's Speech Commands v0.02/v0.01 (real speech, downloaded "
+                             "or --from; docs/kws.md); keywords and speech-commands take their labels from "
+                             "project.labels")
     source.add_argument("--port", help="the board: a serial port or any pyserial URL (socket://, loop://); "
                                        "default: the Nano 33 BLE found by its USB IDs")
     source.add_argument("--emulate", action="store_true",
@@ -57,15 +61,22 @@ def add_arguments(p) -> None:
     p.add_argument("--rate", type=int, help="with --format lines: the sample rate in Hz (default: measured); with "
                                             "--import: the rate of files that do not state one")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds without data before giving up (default: 5)")
+    p.add_argument("--from", dest="source", metavar="URL_OR_ARCHIVE",
+                   help="with --builtin speech-commands: the archive (.tar.gz, .tgz, .tar), its extracted folder, "
+                        f"or an http(s) URL (default: {SPEECH_COMMANDS_URL})")
     p.add_argument("--per-class", type=int,
                    help=f"with --builtin: recordings per class (default: {DEFAULT_PER_CLASS} gestures, "
-                        f"{KEYWORDS_PER_CLASS} keyword clips)")
+                        f"{KEYWORDS_PER_CLASS} keyword clips); speech-commands: at most N train clips per label "
+                        "(default: all; val and test stay whole)")
     add_option_flags(p, ["project.seed"])
 
 
 def run(args, reporter) -> int:
     from tinyml.errors import BadInput
 
+    if args.source is not None and args.builtin != "speech-commands":
+        raise BadInput(f"Expected --from only with --builtin speech-commands. Received: --from {args.source!r} "
+                       f"with {'--builtin ' + args.builtin if args.builtin else 'no --builtin'}.")
     if args.firmware:
         from tinyml.collect.emulated import write_streamer_project
 
@@ -85,13 +96,16 @@ def run(args, reporter) -> int:
         from tinyml.collect.keywords import write_keywords
         from tinyml.collect.synthetic import write_gestures
 
+        labels = tuple(cfg["project.labels"])
+        audio = args.builtin in ("keywords", "speech-commands")
+        if audio != (cfg["project.task"] == "kws"):  # the other task's data: its own labels
+            task = "kws" if audio else "gesture"
+            labels = tuple(config.load(args.project, flags={"project.task": task}, read_file=False)["project.labels"])
+        if args.builtin == "speech-commands":
+            return _speech_commands(args, cfg, labels, out, reporter)
         write, default = ((write_keywords, KEYWORDS_PER_CLASS) if args.builtin == "keywords"
                           else (write_gestures, DEFAULT_PER_CLASS))
         per_class = default if args.per_class is None else args.per_class
-        labels = tuple(cfg["project.labels"])
-        if (args.builtin == "keywords") != (cfg["project.task"] == "kws"):  # the other task's data: its own labels
-            task = "kws" if args.builtin == "keywords" else "gesture"
-            labels = tuple(config.load(args.project, flags={"project.task": task}, read_file=False)["project.labels"])
         write(out, per_class=per_class, seed=cfg["project.seed"], labels=labels, reporter=reporter)
         reporter.info(f"wrote {per_class * len(labels)} recordings ({', '.join(labels)}) to {out}")
         print(out)
@@ -106,6 +120,19 @@ def run(args, reporter) -> int:
     from tinyml.collect.session import collect
 
     return collect(args, out, reporter)
+
+
+def _speech_commands(args, cfg, labels: tuple[str, ...], out: Path, reporter) -> int:
+    from tinyml.collect.speech_commands import write_speech_commands
+
+    counts = write_speech_commands(out, source=args.source, labels=labels, seed=cfg["project.seed"],
+                                   per_class=args.per_class, reporter=reporter)
+    total = sum(sum(c.values()) for c in counts.values())
+    shown = ", ".join(f"{lb} {'/'.join(str(counts[lb][s]) for s in SPLITS)}" for lb in labels)
+    reporter.info(f"imported {total} recordings ({shown}; train/val/test) from "
+                  f"{args.source or SPEECH_COMMANDS_URL} to {out}")
+    print(out)
+    return 0
 
 
 def _import(args, out: Path, reporter) -> int:

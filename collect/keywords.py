@@ -1,4 +1,4 @@
-"""Built-in keyword-spotting data: words spoken by espeak-ng, offline and seeded.
+"""Built-in keyword-spotting data: words spoken by espeak-ng, flite and festival, offline and seeded.
 
 Every recording is 1 s of 16 kHz, 16-bit mono audio, as the Nano 33 BLE Sense's
 microphone delivers it to the model:
@@ -7,7 +7,12 @@ microphone delivers it to the model:
   espeak-ng (Debian package `espeak-ng`) in one of its eight English accents
   and one of ~75 voice variants, at a random speed (110-230 words per minute)
   and pitch (10-90 on espeak-ng's -p scale), ending in ".", "!", "?" or ","
-  (each gives another intonation);
+  (each gives another intonation); or, for OTHER_VOICES_SHARE of the words, by
+  one of flite's and festival's voices, which are made from recordings of real
+  speakers (collect/voices.py: a duration stretch, then resampled to move pitch,
+  formants and tempo together). espeak-ng alone gave a model that called most
+  real "yes" unknown; with half of the words from the other voices, 0.96 of them
+  are yes (docs/kws.md, "Measured");
 - "unknown" is another word spoken the same way: the Speech Commands words
   that are not labels (near misses such as "yet" or "nose" are listed but
   drawn with NEAR_MISS_SHARE = 0: see there why). A word espeak-ng pronounces
@@ -37,7 +42,7 @@ batches are part of what the seed fixes.
 Splits are 70/15/15 % of each class by position (`split_for`, as for the
 built-in gestures). Speakers do not cross splits: every split draws from all
 eight accents and the same speeds and pitches, but from its own voice variants
-(`VARIANTS`). Validation and test speak in variants training never hears (test,
+(`VARIANTS`) and its own flite and festival speakers (`voices.SPEAKERS`). Validation and test speak in variants training never hears (test,
 for instance: female2, female4, Annie, male3, Paul, Klatt3), so the test split
 measures how well a model generalizes to unseen voices.
 """
@@ -50,7 +55,7 @@ import subprocess
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 from xml.sax.saxutils import escape, quoteattr
@@ -60,6 +65,7 @@ import numpy as np
 from tinyml.artifacts import atomic_dir
 from tinyml.collect.dataset import DatasetWriter
 from tinyml.collect.synthetic import split_for
+from tinyml.collect.voices import SHIFT, SPEAKERS, STRETCH, Spoken, shifted, synthesize
 from tinyml.errors import TinymlError, expected
 from tinyml.log import SILENT, Reporter
 
@@ -108,6 +114,7 @@ NEAR_MISSES = (
 # them, 0.89 (and yes once frequency warping was added, train/augment.py). Kept at 0 until real
 # speech is part of the data; the list still removes words pronounced like a label.
 NEAR_MISS_SHARE = 0.0
+OTHER_VOICES_SHARE = 0.5  # spoken words from flite's and festival's voices (collect/voices.py), not espeak-ng's
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,7 @@ class Recipe:
     label: str
     index: int
     split: str
-    utterance: Utterance | None
+    utterance: Utterance | Spoken | None
     seed: tuple[int, ...]
 
     @property
@@ -233,6 +240,34 @@ def speak(utterance: Utterance, exe: str | None = None) -> np.ndarray:
     return speak_all([utterance], exe)[0]
 
 
+def speak_others(items: list[Spoken]) -> list[np.ndarray]:
+    """Words of flite's and festival's voices, shifted, trimmed, peak 1, at most MAX_WORD_S long (a longer
+    one is spoken again with less duration stretch)."""
+    limit = int(MAX_WORD_S * SAMPLE_RATE)
+
+    def finish(x: np.ndarray, item: Spoken) -> np.ndarray:
+        word = _trim(shifted(x, item.shift))
+        if not np.any(np.abs(word) > 2 / 32768):
+            raise TinymlError(f"Expected {item.engine} to speak {item.text!r} in voice {item.voice}. "
+                              "Received: silence. Run `make setup`.")
+        return word
+
+    words = [finish(x, item) for x, item in zip(synthesize(items), items)]
+    long = [i for i, w in enumerate(words) if len(w) > limit]
+    again = [replace(items[i], stretch=round(items[i].stretch * 0.85 * limit / len(words[i]), 3)) for i in long]
+    for i, x, item in zip(long, synthesize(again), again):
+        words[i] = finish(x, item)
+    return [w[:limit] / np.max(np.abs(w[:limit])) for w in words]
+
+
+def speak_mixed(items: list[Utterance | Spoken], exe: str | None = None) -> list[np.ndarray]:
+    """speak_all for espeak-ng's utterances and speak_others for the rest, in the order given."""
+    mine = [u for u in items if isinstance(u, Utterance)]
+    theirs = [u for u in items if not isinstance(u, Utterance)]
+    ours, others = iter(speak_all(mine, exe) if mine else []), iter(speak_others(theirs) if theirs else [])
+    return [next(ours) if isinstance(u, Utterance) else next(others) for u in items]
+
+
 def phonemes(words: Iterable[str], exe: str | None = None) -> list[str]:
     """espeak-ng's en-us phonemes of each word (one call for all: it reads stdin a line at a time)."""
     words = list(words)
@@ -267,8 +302,9 @@ def _label_key(label: str) -> int:
 
 
 def plan(per_class: int, seed: int, labels: tuple[str, ...] = KEYWORD_LABELS,
-         exe: str | None = None) -> list[Recipe]:
-    """Every recording's recipe, in writing order (labels in the order given)."""
+         exe: str | None = None, other_voices: float = OTHER_VOICES_SHARE) -> list[Recipe]:
+    """Every recording's recipe, in writing order (labels in the order given); `other_voices` of the
+    spoken words come from flite's and festival's voices."""
     speaking = any(lb != SILENCE for lb in labels)
     exe = (exe or espeak()) if speaking else None
     others, near = unknown_words(labels, exe) if UNKNOWN in labels else ((), ())
@@ -291,6 +327,10 @@ def plan(per_class: int, seed: int, labels: tuple[str, ...] = KEYWORD_LABELS,
                                       voice=accent + (f"+{variant}" if variant else ""),
                                       rate=int(rng.integers(RATE[0], RATE[1] + 1)),
                                       pitch=int(rng.integers(PITCH[0], PITCH[1] + 1)))
+                if rng.random() < other_voices:
+                    engine, voice = SPEAKERS[split][int(rng.integers(len(SPEAKERS[split])))]
+                    utterance = Spoken(engine, voice, utterance.text, stretch=round(float(rng.uniform(*STRETCH)), 3),
+                                       shift=round(float(rng.uniform(*SHIFT)), 2))
             recipes.append(Recipe(label, i, split, utterance, key + (1,)))
     return recipes
 
@@ -514,12 +554,13 @@ def _words(recipes: list[Recipe], exe: str) -> Iterator[np.ndarray]:
     Threads suffice: espeak-ng runs in its own process, and the GIL is free while we wait for it."""
     utterances = [r.utterance for r in recipes if r.utterance is not None]
     batches = [utterances[i:i + BATCH] for i in range(0, len(utterances), BATCH)]
-    for words in _ahead(lambda batch: speak_all(batch, exe), batches, WORKERS, 2 * WORKERS + 2):
+    for words in _ahead(lambda batch: speak_mixed(batch, exe), batches, WORKERS, 2 * WORKERS + 2):
         yield from words
 
 
 def write_keywords(root: str | Path, *, per_class: int = DEFAULT_PER_CLASS, seed: int = 1234,
-                   labels: tuple[str, ...] = KEYWORD_LABELS, reporter: Reporter = SILENT) -> Path:
+                   labels: tuple[str, ...] = KEYWORD_LABELS, reporter: Reporter = SILENT,
+                   other_voices: float = OTHER_VOICES_SHARE) -> Path:
     """Write the built-in keyword dataset to `root` (must not hold a dataset yet)."""
     labels = tuple(labels)
     _check(labels, per_class)
@@ -530,7 +571,7 @@ def write_keywords(root: str | Path, *, per_class: int = DEFAULT_PER_CLASS, seed
     if root.is_dir() and any(root.iterdir()):
         raise expected("an empty or new folder for the built-in dataset", f"'{root}' holds other files",
                        "Choose another folder.")
-    recipes = plan(per_class, seed, labels)
+    recipes = plan(per_class, seed, labels, other_voices=other_voices)
     words = _words(recipes, espeak()) if any(r.utterance for r in recipes) else iter(())
     with atomic_dir(root) as tmp:  # all clips or none: an interrupted run leaves no partial dataset
         writer = DatasetWriter(tmp, manifest_every=250)

@@ -25,7 +25,7 @@ def evaluate_tflite(cfg: Config, model_path: Path, data_dir: Path, split: str = 
     if cfg["project.task"] != "kws":
         _check_axes(dataset, model_path, want[-1])
         short = [r for r in dataset.split(split) if r.samples < cfg["window.size"]]
-    windows = project_windows(cfg, dataset, split)
+    windows = project_windows(cfg, dataset, split, model_path)
     if want != windows.x.shape[1:] or int(np.prod(runner.output["shape"])) != len(labels):
         raise expected(f"a model taking {list(windows.x.shape[1:])} and scoring {len(labels)} classes",
                        f"input {list(want)}, {int(np.prod(runner.output['shape']))} outputs in '{model_path}'",

@@ -5,12 +5,14 @@ The device (firmware/kws/tinyml_kws.c) and this module follow one definition:
 * Audio arrives as int16 samples, in chunks of any size. The app keeps the last
   `fft_size` samples (zeros before the stream starts). After every `hop` new
   samples (hop k = 1, 2, ...) it computes one feature frame from those samples
-  and appends it, quantized to the model's int8 input, to a window of the last
-  `frames` frames. Before the first hop the window holds the features of an
-  all-zero frame in every row.
+  and appends it (float32 log-mel) to a window of the last `frames` frames.
+  Before the first hop the window holds the features of an all-zero frame in
+  every row.
   On the host, frame k-1 of librosa's log-mel over
   `concat(zeros(fft_size - hop), stream)` is exactly those samples.
-* Every `infer_every` hops the model runs on the window. Its int8 softmax output
+* Every `infer_every` hops the model runs on the window, normalized
+  (`frontend.normalize`: each band's mean over the window removed) and
+  quantized to its int8 input. Its int8 softmax output
   (scale 1/256, zero point -128) becomes scores 0..255 (q + 128). The last
   `average` score vectors are kept; a label's smoothed score is their integer
   mean (sum // count of vectors held).
@@ -33,6 +35,7 @@ NOT_KEYWORDS = ("silence", "unknown")
 OUTPUT_SCALE = 1.0 / 256.0  # an int8 softmax: scores q + 128 in 0..255
 OUTPUT_ZERO_POINT = -128
 MAX_AVERAGE = 16  # TM_KWS_MAX_AVERAGE in firmware/kws/tinyml_kws.h: the device's score history
+LEAD_MS, TAIL_MS = 500, 1000  # zeros streamed before and after a recording (pad_for_stream)
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ class Detector:
         return inference, detection
 
 
-def pad_for_stream(pcm: np.ndarray, fe_params, lead_ms: int = 500, tail_ms: int = 1000) -> np.ndarray:
+def pad_for_stream(pcm: np.ndarray, fe_params, lead_ms: int = LEAD_MS, tail_ms: int = TAIL_MS) -> np.ndarray:
     """What is streamed for one recording: `lead_ms` of zeros, the recording, `tail_ms` of zeros.
 
     With a 1 s clip and 1 s model windows the word passes through whole windows, and the
@@ -137,12 +140,12 @@ def pad_for_stream(pcm: np.ndarray, fe_params, lead_ms: int = 500, tail_ms: int 
     return np.concatenate([lead, pcm, tail])
 
 
-def stream_features(pcm: np.ndarray, fe_params, scale: float, zero_point: int) -> tuple[np.ndarray, np.ndarray]:
-    """(int8 features of hops 1..K, the int8 features of an all-zero frame) for a stream.
+def stream_logmel(pcm: np.ndarray, fe_params) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 log-mel of hops 1..K, the log-mel of an all-zero frame) for a stream.
 
     Row k-1 is the frame the device computes after its k-th hop: the last fft_size samples,
     zeros before the stream started."""
-    from tinyml.train.frontend import logmel, quantize_features
+    from tinyml.train.frontend import logmel
 
     pcm = np.asarray(pcm, dtype=np.int16).reshape(-1)
     hop, n_fft = fe_params.hop, fe_params.fft_size
@@ -151,12 +154,27 @@ def stream_features(pcm: np.ndarray, fe_params, scale: float, zero_point: int) -
         padded = np.concatenate([np.zeros(n_fft - hop, dtype=np.int16), pcm])
     else:  # only the last fft_size samples of each hop are ever read
         padded = pcm[hop - n_fft:]
-    silent = quantize_features(logmel(np.zeros(n_fft, dtype=np.int16), fe_params), scale, zero_point)[0]
+    silent = logmel(np.zeros(n_fft, dtype=np.int16), fe_params)[0]
     if hops == 0:
-        return np.zeros((0, fe_params.mel_bands), dtype=np.int8), silent
+        return np.zeros((0, fe_params.mel_bands), dtype=np.float32), silent
     # librosa frames [t*hop, t*hop + n_fft) of `padded`: exactly `hops` of them in this length
-    feats = quantize_features(logmel(padded[:n_fft + (hops - 1) * hop], fe_params), scale, zero_point)
-    return feats, silent
+    return logmel(padded[:n_fft + (hops - 1) * hop], fe_params), silent
+
+
+def stream_features(pcm: np.ndarray, fe_params, scale: float, zero_point: int) -> tuple[np.ndarray, np.ndarray]:
+    """stream_logmel's frames, each quantized to int8 on its own (the model's input without normalization)."""
+    from tinyml.train.frontend import quantize_features
+
+    feats, silent = stream_logmel(pcm, fe_params)
+    return quantize_features(feats, scale, zero_point), quantize_features(silent[None, :], scale, zero_point)[0]
+
+
+def window_input(frames: np.ndarray, fe_params, scale: float, zero_point: int) -> np.ndarray:
+    """The model's int8 input for a window of float log-mel frames (oldest first), as the device builds it
+    at each inference: normalized (frontend.normalize), then quantized."""
+    from tinyml.train.frontend import normalized, quantize_features
+
+    return quantize_features(normalized(frames, fe_params), scale, zero_point)
 
 
 def check_kws_model(info, fe_params, labels: list[str], name: str = "the model") -> dict:
@@ -196,7 +214,7 @@ def _quantization(tensor) -> tuple[float | None, int | None]:
 
 
 def stream_host(pcm: np.ndarray, model_bytes: bytes, labels: list[str], fe_params,
-                stream_params: StreamParams | None = None) -> dict:
+                stream_params: StreamParams | None = None, reporter=None) -> dict:
     """Stream `pcm` through librosa's log-mel, the TFLM interpreter and the detector.
 
     Returns {"hops": K, "inferences": [Inference], "detections": [Detection]}."""
@@ -209,13 +227,16 @@ def stream_host(pcm: np.ndarray, model_bytes: bytes, labels: list[str], fe_param
     quant = check_kws_model(flatbuffer.parse(model_bytes, Path("model.tflite")), fe_params, list(labels))
     scale, zero = quant["input_scale"], quant["input_zero_point"]
     runner = Runner(model_bytes)
-    feats, silent = stream_features(pcm, fe_params, scale, zero)
+    feats, silent = stream_logmel(pcm, fe_params)
     frames = fe_params.frames
     rows = np.concatenate([np.repeat(silent[None, :], frames, axis=0), feats])
     detector = Detector(list(labels), stream_params)
     inferences, detections = [], []
-    for k in range(stream_params.infer_every, len(feats) + 1, stream_params.infer_every):
-        scores = runner.invoke(rows[k:k + frames]).reshape(-1)
+    every = range(stream_params.infer_every, len(feats) + 1, stream_params.infer_every)
+    for n, k in enumerate(every, 1):
+        scores = runner.invoke(window_input(rows[k:k + frames], fe_params, scale, zero)).reshape(-1)
+        if reporter is not None and (n % 100 == 0 or n == len(every)):
+            reporter.progress("inferences", n, len(every))
         inference, detection = detector.update(k, time_ms(k, fe_params.hop, fe_params.sample_rate), scores)
         inferences.append(inference)
         if detection:

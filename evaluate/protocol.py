@@ -48,13 +48,14 @@ class Device:
 
     def until(self, wanted: str) -> list[dict]:
         """Every event up to and including the first `wanted` one; a fault, or an error event unless
-        an error is what is wanted, raises DeviceError. Lines that are not events go to `log`."""
+        an error is what is wanted, raises DeviceError. Lines that are not events go to `log`. The
+        timeout counts from the last event, so a long stream of inferences may take as long as it needs."""
         events = []
         deadline = time.monotonic() + self.timeout_s
         while True:
             if time.monotonic() > deadline:
-                raise DeviceError(f"Expected a '{wanted}' event within {self.timeout_s:g} s. Received: nothing "
-                                  "(the firmware hangs, or the port is not a tinyml firmware).")
+                raise DeviceError(f"Expected a '{wanted}' event within {self.timeout_s:g} s of the last event. "
+                                  "Received: nothing (the firmware hangs, or the port is not a tinyml firmware).")
             chunk = self.port.readline()
             if not chunk:
                 if getattr(self.port, "is_open", True) is False:
@@ -76,6 +77,7 @@ class Device:
             events.append(event)
             if event["event"] == wanted:
                 return events
+            deadline = time.monotonic() + self.timeout_s
 
     def _next(self, wanted: str) -> dict:
         return self.until(wanted)[-1]

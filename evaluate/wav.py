@@ -16,7 +16,7 @@ import numpy as np
 from tinyml.collect.dataset import read_wav_frames
 from tinyml.errors import expected, require_file
 from tinyml.quantize.tflm import Runner, dequantize
-from tinyml.train.frontend import FrontendParams, TflmFrontend, fit_clip, logmel, quantize_features
+from tinyml.train.frontend import FrontendParams, TflmFrontend, clip_features, fit_clip, quantize_features
 
 PREPROCESSOR = "audio_preprocessor_int8.tflite"
 
@@ -36,40 +36,47 @@ def read_wav(path: Path, sample_rate: int) -> np.ndarray:
 
 def model_features(pcm: np.ndarray, params: FrontendParams, runner: Runner, tflm: TflmFrontend | None) -> np.ndarray:
     """One clip -> the model's int8 input."""
-    clip = fit_clip(pcm, params)
     if params.kind == "tflm":
-        return tflm.clip(clip, params)
+        return tflm.clip(fit_clip(pcm, params), params)
     q = runner.input["quantization_parameters"]
-    return quantize_features(logmel(clip, params), float(q["scales"][0]), int(q["zero_points"][0]))
+    return quantize_features(clip_features(pcm, params), float(q["scales"][0]), int(q["zero_points"][0]))
+
+
+class Classifier:
+    """One int8 keyword-spotting model in the TFLM interpreter, with its front end: 16-bit audio in,
+    one answer out."""
+
+    def __init__(self, model_path: Path, labels: list[str], params: FrontendParams, preprocessor: Path | None = None):
+        model_path = require_file(model_path, "an int8 .tflite model")
+        self.runner = Runner(model_path.read_bytes())
+        self.labels, self.params = labels, params
+        n_in = int(np.prod(self.runner.input["shape"]))
+        if self.runner.input["dtype"] != np.int8 or n_in != params.frames * params.mel_bands:
+            raise expected(f"a model taking {params.frames} x {params.mel_bands} int8 features ({params.kind} front end)",
+                           f"input {list(self.runner.input['shape'])} {np.dtype(self.runner.input['dtype']).name}",
+                           "Pass the model trained with these front-end settings.")
+        n_out = int(np.prod(self.runner.output["shape"]))
+        if n_out != len(labels):
+            raise expected(f"a model scoring {len(labels)} classes ({', '.join(labels)})", f"{n_out} outputs",
+                           "Pass --labels with one name per output.")
+        self.tflm = TflmFrontend(preprocessor or model_path.parent / PREPROCESSOR) if params.kind == "tflm" else None
+        qo = self.runner.output["quantization_parameters"]
+        self._out_q = float(qo["scales"][0]), int(qo["zero_points"][0])
+
+    def __call__(self, path: Path) -> dict:
+        pcm = read_wav(Path(path), self.params.sample_rate)
+        out = self.runner.invoke(model_features(pcm, self.params, self.runner, self.tflm)).reshape(-1)
+        scores = dequantize(out, *self._out_q)
+        best = int(np.argmax(out))
+        return {"wav": str(path), "label": self.labels[best], "score": round(float(scores[best]), 4),
+                "scores": {name: round(float(s), 4) for name, s in zip(self.labels, scores)},
+                "int8_scores": [int(v) for v in out], "seconds": round(len(pcm) / self.params.sample_rate, 3)}
 
 
 def classify_wavs(model_path: Path, wavs: list[Path], labels: list[str], params: FrontendParams,
                   preprocessor: Path | None = None) -> list[dict]:
-    model_path = require_file(model_path, "an int8 .tflite model")
-    runner = Runner(model_path.read_bytes())
-    n_in = int(np.prod(runner.input["shape"]))
-    if runner.input["dtype"] != np.int8 or n_in != params.frames * params.mel_bands:
-        raise expected(f"a model taking {params.frames} x {params.mel_bands} int8 features ({params.kind} front end)",
-                       f"input {list(runner.input['shape'])} {np.dtype(runner.input['dtype']).name}",
-                       "Pass the model trained with these front-end settings.")
-    n_out = int(np.prod(runner.output["shape"]))
-    if n_out != len(labels):
-        raise expected(f"a model scoring {len(labels)} classes ({', '.join(labels)})", f"{n_out} outputs",
-                       "Pass --labels with one name per output.")
-    tflm = None
-    if params.kind == "tflm":
-        tflm = TflmFrontend(preprocessor or model_path.parent / PREPROCESSOR)
-    qo = runner.output["quantization_parameters"]
-    results = []
-    for path in wavs:
-        pcm = read_wav(Path(path), params.sample_rate)
-        out = runner.invoke(model_features(pcm, params, runner, tflm)).reshape(-1)
-        scores = dequantize(out, float(qo["scales"][0]), int(qo["zero_points"][0]))
-        best = int(np.argmax(out))
-        results.append({"wav": str(path), "label": labels[best], "score": round(float(scores[best]), 4),
-                        "scores": {name: round(float(s), 4) for name, s in zip(labels, scores)},
-                        "int8_scores": [int(v) for v in out], "seconds": round(len(pcm) / params.sample_rate, 3)})
-    return results
+    classify = Classifier(model_path, labels, params, preprocessor)
+    return [classify(Path(path)) for path in wavs]
 
 
 def resolve(model_path: Path, cfg, labels: list[str] | None, kind: str | None) -> tuple[list[str], FrontendParams]:
@@ -89,7 +96,8 @@ def resolve(model_path: Path, cfg, labels: list[str] | None, kind: str | None) -
                            f"--frontend {kind}", "Drop --frontend.")
         return (labels or known_labels), params
     if cfg["project.task"] == "kws" and kind == "tflm":
-        return (labels or list(cfg["project.labels"])), replace(FrontendParams.from_config(cfg), kind="tflm").checked()
+        tflm = replace(FrontendParams.from_config(cfg), kind="tflm", normalize="none").checked()
+        return (labels or list(cfg["project.labels"])), tflm
     if not labels or kind != "tflm":
         raise expected("a keyword-spotting model trained by tinyml (labels and logmel front end recorded beside it), "
                        "or --labels with --frontend tflm for a model taking TFLM's micro_speech features",

@@ -23,11 +23,16 @@ def add_arguments(p) -> None:
                         "reference kernels")
     p.add_argument("-o", "--out", help="emulator project folder (default: ./build/emulator/<model name>)")
     p.add_argument("--inputs", type=int, default=8, help="seeded random inputs to run (default: 8)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the inputs (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the inputs, and with --wav/--stream-dir of the "
+                   "chunk sizes the audio is sent in (default: 0; the stream's order is project.seed's)")
     p.add_argument("--timeout", type=float, default=60.0,
                    help="seconds to wait for each answer before calling the firmware hung (default: 60)")
     p.add_argument("--wav", nargs="+", metavar="FILE", help="keyword spotting: stream these recordings (16-bit "
                    "mono WAV) to the KWS firmware and compare its detections with the host's")
+    p.add_argument("--stream-dir", metavar="DIR", help="keyword spotting: DIR's recordings (one folder per spoken "
+                   "word) joined into one seeded stream, as `tinyml evaluate --stream-dir` builds it: the device's "
+                   "false rejects and false accepts per hour beside the host's")
+    p.add_argument("--map", metavar="WORD=LABEL,...", help="with --stream-dir: count WORD's folder as LABEL instead")
     p.add_argument("-C", "--project", default=".", help="project folder: with --wav, whose [kws] settings apply; "
                    "with --backend tflm, where a board build's copy of the TFLM library is looked for (default: .)")
     p.add_argument("--uart-ms", type=int, default=0, help="with --wav: milliseconds of each stream sent as text "
@@ -75,15 +80,20 @@ def run(args, reporter) -> int:
     if args.inputs < 1 or args.seed < 0 or args.timeout <= 0:
         raise BadInput(f"Expected --inputs >= 1, --seed >= 0 and --timeout > 0. Received: {args.inputs}, "
                        f"{args.seed}, {args.timeout:g}.")
-    if args.profile and args.wav:
-        raise BadInput("Expected --profile or --wav. Received: both. Profile the model alone (leave out --wav); "
-                       "the KWS run already reports its front end and network separately.")
+    if args.wav and args.stream_dir:
+        raise BadInput("Expected --wav or --stream-dir. Received: both. Run them one at a time.")
+    if args.map and not args.stream_dir:
+        raise BadInput("Expected --map with --stream-dir. Received: --map alone. Add --stream-dir DIR or drop --map.")
+    kws = bool(args.wav or args.stream_dir)
+    if args.profile and kws:
+        raise BadInput("Expected --profile or --wav/--stream-dir. Received: both. Profile the model alone (leave "
+                       "out --wav); the KWS run already reports its front end and network separately.")
     model = Path(args.model)
-    suffix = "-kws" if args.wav else ("" if args.backend == "aot" else f"-tflm-{args.kernels}")
+    suffix = "-kws" if kws else ("" if args.backend == "aot" else f"-tflm-{args.kernels}")
     suffix += "-profile" if args.profile else ""
     out = check_project_path(Path(args.out) if args.out else
                              Path("build") / "emulator" / default_project_name(model.stem + suffix))
-    if args.wav:
+    if kws:
         return _kws(args, model, out, reporter)
     from tinyml import config
 
@@ -116,20 +126,46 @@ def _kws(args, model: Path, out: Path, reporter) -> int:
     if args.uart_ms < 0:
         raise expected("--uart-ms >= 0", args.uart_ms)
     labels, params = meta
-    result = emulate_kws(model, [Path(w) for w in args.wav], out, labels, params, project_stream_params(args.project),
-                         reporter=reporter, uart_ms=args.uart_ms, seed=args.seed, timeout_s=args.timeout)
+    stream_params = project_stream_params(args.project)
+    wavs = [Path(w) for w in args.wav or []]
+    if args.stream_dir:
+        from tinyml import config
+        from tinyml.evaluate import kws_quality, wav_dir
+
+        pcm, placed = kws_quality.prepare(Path(args.stream_dir), labels, wav_dir.parse_map(args.map), params,
+                                          config.load(args.project)["project.seed"], reporter, "the emulated device")
+        wavs = [(Path(args.stream_dir).name + " (stream)", pcm)]
+    result = emulate_kws(model, wavs, out, labels, params, stream_params, reporter=reporter, uart_ms=args.uart_ms,
+                         seed=args.seed, timeout_s=args.timeout)
+    if args.stream_dir:
+        stream = result["streams"][0]
+        quality = {side: kws_quality.report([(d["label"], d["time_ms"]) for d in stream[f"detections_{side}"]], None,
+                                            labels, placed, stream["samples"], params, stream_params)
+                   for side in ("device", "host")}
+        result["stream_quality"] = {"dir": args.stream_dir, "recordings": len(placed), **quality}
     print(json.dumps(result, indent=2) if args.json else render_kws(result))
     return 0 if result["detections_match"] else 1
 
 
 def render_kws(r: dict) -> str:
+    from tinyml.evaluate import kws_quality
+
     same = "identical to" if r["detections_match"] else "DIFFERENT from"
     lines = [f"{r['model']}: KWS firmware on QEMU; detections {same} the host reference; "
              f"{r['scores_identical_fraction']:.1%} of {r['inferences']} inferences with identical int8 scores"]
     width = max(len(s["wav"]) for s in r["streams"])
     for s in r["streams"]:
         found = ", ".join(f"{d['label']} at {d['time_ms']} ms ({d['score']})" for d in s["detections_device"]) or "none"
-        lines.append(f"  {s['wav']:<{width}}  device: {found}")
+        if "stream_quality" not in r:
+            lines.append(f"  {s['wav']:<{width}}  device: {found}")
+    q = r.get("stream_quality")
+    if q:
+        lines.append(f"  {q['recordings']} recordings of {q['dir']} in one stream of {q['device']['minutes']:.1f} min:")
+        for side in ("device", "host"):
+            s = q[side]["score"]
+            lines.append(f"    {side:<6}  false rejects {s['keywords'] - s['accepted']}/{s['keywords']} = "
+                         f"{kws_quality.rate(s['false_reject_rate'])}, false accepts {s['false_accepts']} = "
+                         f"{s['false_accepts_per_hour']:.1f} per hour")
     fe, net = r["frontend_instructions_per_frame"], r["network_instructions_per_inference"]
     lat = r["latency_ms_at_64mhz"]
     lines += [

@@ -98,7 +98,7 @@ def _compare(device: list[dict], host: dict) -> dict:
     }
 
 
-def emulate_kws(model_path: Path, wavs: list[Path], work: Path, labels: list[str], fe_params,
+def emulate_kws(model_path: Path, wavs: list, work: Path, labels: list[str], fe_params,
                 stream_params=None, reporter=None, *, uart_ms: int = 0, seed: int = 0,
                 timeout_s: float = 120.0, extra_flags: tuple[str, ...] = ()) -> dict:
     """Build the KWS app for QEMU, stream every WAV through it, compare with the host reference.
@@ -113,7 +113,9 @@ def emulate_kws(model_path: Path, wavs: list[Path], work: Path, labels: list[str
 
     params = (stream_params or StreamParams()).checked()
     work = Path(work)
-    streams = [(Path(w).name, pad_for_stream(read_wav(w, fe_params.sample_rate), fe_params)) for w in wavs]
+    # a WAV file, or (name, int16 samples) of a stream made on the host (evaluate/kws_quality.py)
+    named = [w if isinstance(w, tuple) else (Path(w).name, read_wav(w, fe_params.sample_rate)) for w in wavs]
+    streams = [(name, pad_for_stream(pcm, fe_params)) for name, pcm in named]
     if not streams:
         raise TinymlError("Expected at least one WAV file to stream. Received: none.")
     model_bytes = Path(model_path).read_bytes()
@@ -208,7 +210,8 @@ def emulate_kws(model_path: Path, wavs: list[Path], work: Path, labels: list[str
 
 def _check_hello(hello: dict, labels: list[str], fe_params, params) -> None:
     want = {"app": "kws", "labels": list(labels), "sample_rate": fe_params.sample_rate, "hop": fe_params.hop,
-            "frames": fe_params.frames, "mel_bands": fe_params.mel_bands, "infer_every": params.infer_every,
+            "frames": fe_params.frames, "mel_bands": fe_params.mel_bands, "normalize": fe_params.normalize,
+            "infer_every": params.infer_every,
             "average": params.average, "threshold": params.threshold, "suppression_ms": params.suppression_ms}
     got = {k: hello.get(k) for k in want}
     if got != want:

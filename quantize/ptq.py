@@ -118,8 +118,8 @@ def quantize_model(config: Config, keras_path: Path, data_dir: Path, out_path: P
     keras_path = require_file(keras_path, "a trained .keras model", "Run `tinyml train` first.")
     dataset = load(data_dir)
     labels = list(config["project.labels"])
-    train_w = project_windows(config, dataset, "train")
-    test_w = project_windows(config, dataset, "test")
+    train_w = project_windows(config, dataset, "train", keras_path)
+    test_w = project_windows(config, dataset, "test", keras_path)
 
     tf, keras = tfload.load()
     model = keras.models.load_model(keras_path)
@@ -127,7 +127,8 @@ def quantize_model(config: Config, keras_path: Path, data_dir: Path, out_path: P
     calibration = representative(train_w, config["quantize.representative_samples"], config["project.seed"])
     to_convert = model
     if mode == "qat":
-        to_convert = quantization_aware(config, model, train_w, project_windows(config, dataset, "val"), reporter)
+        to_convert = quantization_aware(config, model, train_w, project_windows(config, dataset, "val", keras_path),
+                                        reporter)
     reporter.info(f"quantizing to int8 ({mode}) with {len(calibration)} calibration examples")
     tflite = convert_int8(to_convert, calibration)
     info = flatbuffer.parse(tflite, out_path)
@@ -150,9 +151,10 @@ def quantize_model(config: Config, keras_path: Path, data_dir: Path, out_path: P
     write_json(report_path, result.to_json())
     extra = {"mode": mode, "calibration_windows": len(calibration)}
     if config["project.task"] == "kws":
-        from tinyml.train.frontend import FrontendParams, audio_meta
+        from tinyml.train.frontend import FrontendParams, audio_meta, read_audio_meta
 
-        extra.update(audio_meta(labels, FrontendParams.from_config(config)))
+        meta = read_audio_meta(keras_path)  # the front end the model was trained with
+        extra.update(audio_meta(labels, meta[1] if meta else FrontendParams.from_config(config)))
     write_provenance(out_path, seed=config["project.seed"],
                      inputs={"keras_model_sha256": sha256_file(keras_path)}, extra=extra)
     return result

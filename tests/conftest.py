@@ -40,6 +40,16 @@ def reference() -> Path:
 
 
 @pytest.fixture(scope="session")
+def micro(reference) -> Path:
+    """TFLM's micro_speech reference: its pretrained model, audio preprocessor and four real recordings."""
+    folder = reference / "micro_speech"
+    names = ["micro_speech_quantized.tflite", "audio_preprocessor_int8.tflite"] + \
+        [f"{c}_1000ms.wav" for c in ("yes", "no", "noise", "silence")]
+    need(all((folder / n).is_file() for n in names), f"the micro_speech reference files are missing in {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def demo_project(tmp_path_factory) -> Path:
     """One small demo run shared by the tests that need trained artifacts."""
     from tinyml.cli import main

@@ -1,7 +1,8 @@
-"""`tinyml demo --task kws --small`: every stage on espeak-ng speech, the real recordings classified,
+"""`tinyml demo --task kws --small`: every stage on built-in speech, the real recordings classified and measured,
 the KWS firmware on QEMU agreeing with the host."""
 
 import json
+import shutil
 
 import pytest
 
@@ -15,10 +16,17 @@ CLIPS = ("yes", "no", "noise", "silence")
 @pytest.fixture(scope="module")
 def kws_demo(tmp_path_factory, reference):
     tool("espeak-ng")
+    tool("flite")
+    tool("festival")
     tool("qemu-system-arm")
     root = tmp_path_factory.mktemp("kws") / "demo"
     wavs = [str(reference / "micro_speech" / f"{c}_1000ms.wav") for c in CLIPS]
-    assert main(["--quiet", "demo", "--task", "kws", "--small", "--dir", str(root), "--wav", *wavs]) == 0
+    words = tmp_path_factory.mktemp("words")  # the recordings as folders of spoken words, for --wav-dir
+    for clip, folder in zip(CLIPS, ("yes", "no", "_silence_", "_silence_")):
+        (words / folder).mkdir(exist_ok=True)
+        shutil.copy(reference / "micro_speech" / f"{clip}_1000ms.wav", words / folder)
+    assert main(["--quiet", "demo", "--task", "kws", "--small", "--dir", str(root), "--wav", *wavs,
+                 "--wav-dir", str(words)]) == 0
     return root, json.loads((root / "build" / "report.json").read_text())
 
 
@@ -63,3 +71,16 @@ def test_emulated_firmware_agrees_with_the_host(kws_demo):
     assert e["instruction_counter"] == "QEMU plugin, exact"
     assert e["frontend_instructions_per_frame"] > 0 and e["network_instructions_per_inference"] > 0
     assert [s["wav"] for s in e["streams"]] == [f"{c}_1000ms.wav" for c in CLIPS]
+
+
+@pytest.mark.slow
+def test_the_wav_dir_is_measured_with_both_models_as_evaluate_does(kws_demo, capsys):
+    root, report = kws_demo
+    assert set(report["wav_dir"]) == {"ptq", "qat"}
+    for mode, model in (("ptq", "model_int8.tflite"), ("qat", "model_int8_qat.tflite")):
+        r = report["wav_dir"][mode]
+        assert r["clips"] == 4 and sum(map(sum, r["confusion"])) == 4
+        assert main(["evaluate", str(root / "build" / model), "--wav-dir", r["dir"], "--json"]) == 0
+        again = json.loads(capsys.readouterr().out)
+        assert again["confusion"] == r["confusion"] and again["balanced_accuracy"] == r["balanced_accuracy"]
+

@@ -192,3 +192,29 @@ def test_generated_c_compiles_for_cortex_m4(params, tmp_path):
     undefined = {ln.split()[-1] for ln in symbols if ln.strip().startswith("U ")}
     defined = {ln.split()[-1] for ln in symbols if len(ln.split()) == 3}
     assert undefined - defined == {"logf"}  # no heap, no stdio, no sin/cos, no soft double helpers
+
+
+# ---- frontend.normalize ----
+
+def test_normalize_is_a_projects_default_and_none_for_models_from_before_it():
+    from tinyml import config
+
+    cfg = config.load(".", flags={"project.task": "kws"}, read_file=False, environ={})
+    assert FrontendParams.from_config(cfg).normalize == "mean"
+    doc = FrontendParams.from_config(cfg).to_json()
+    assert FrontendParams.from_json(doc).normalize == "mean"
+    del doc["normalize"]  # a sidecar written before the option
+    assert FrontendParams.from_json(doc).normalize == "none"
+    tflm = config.load(".", flags={"project.task": "kws", "frontend.kind": "tflm"}, read_file=False, environ={})
+    assert FrontendParams.from_config(tflm).normalize == "none"  # TFLM's preprocessor has its own gain control
+    with pytest.raises(BadInput, match="frontend.normalize") as err:
+        FrontendParams(kind="tflm", normalize="mean").checked()
+    assert "\n" not in str(err.value)
+    with pytest.raises(BadInput, match="frontend.normalize"):
+        FrontendParams(normalize="max").checked()
+
+
+@pytest.mark.parametrize("normalize, flag", [("mean", 1), ("none", 0)])
+def test_the_generated_config_says_whether_the_device_normalizes(normalize, flag, tmp_path):
+    write_frontend(FrontendParams(normalize=normalize), tmp_path, SCALE, ZERO_POINT)
+    assert f"#define TM_FE_NORMALIZE_MEAN {flag}\n" in (tmp_path / "tinyml_frontend_config.h").read_text()

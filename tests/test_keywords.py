@@ -6,6 +6,7 @@ import pytest
 
 from conftest import tool
 from tinyml.collect import keywords as kw
+from tinyml.collect import voices
 from tinyml.collect.dataset import load
 from tinyml.errors import TinymlError
 
@@ -18,7 +19,12 @@ def espeak_ng():
 
 
 @pytest.fixture(scope="module")
-def tiny(espeak_ng, tmp_path_factory):
+def synthesizers():
+    return [tool(name) for name in ("flite", "festival")]
+
+
+@pytest.fixture(scope="module")
+def tiny(espeak_ng, synthesizers, tmp_path_factory):
     return kw.write_keywords(tmp_path_factory.mktemp("kw") / "a", per_class=PER_CLASS, seed=7)
 
 
@@ -63,7 +69,7 @@ def _match(clip: np.ndarray, word: np.ndarray) -> float:
     return best
 
 
-def test_spoken_clips_hold_their_word_and_silence_clips_hold_none(tiny, espeak_ng):
+def test_spoken_clips_hold_their_word_and_silence_clips_hold_none(tiny, espeak_ng, synthesizers):
     ds = load(tiny)
     recipes = {r.name: r for r in kw.plan(PER_CLASS, 7)}
     clip = {r.file.rsplit("/", 1)[-1][:-4]: ds.read(r)[:, 0].astype(np.float64) for r in ds.recordings}
@@ -72,7 +78,7 @@ def test_spoken_clips_hold_their_word_and_silence_clips_hold_none(tiny, espeak_n
     for name, recipe in recipes.items():
         if recipe.utterance is None:
             continue
-        word = kw.speak(recipe.utterance, espeak_ng)
+        word = kw.speak_mixed([recipe.utterance], espeak_ng)[0]
         own.append(_match(clip[name], word))
         other.append(max(_match(s, word) for s in silence))
     assert len(own) == 3 * PER_CLASS
@@ -112,11 +118,52 @@ def test_voices_are_installed_and_splits_share_no_variant(espeak_ng):
     assert set(kw.ACCENTS) <= installed
 
 
-def test_each_split_speaks_only_its_own_variants(espeak_ng):
+def test_each_split_speaks_only_its_own_variants_and_speakers(espeak_ng):
+    engines = []
     for recipe in kw.plan(20, 3):
-        if recipe.utterance is not None:
+        if isinstance(recipe.utterance, kw.Utterance):
             variant = recipe.utterance.voice.partition("+")[2]
             assert variant in kw.VARIANTS[recipe.split]
+            engines.append("espeak-ng")
+        elif recipe.utterance is not None:
+            assert (recipe.utterance.engine, recipe.utterance.voice) in voices.SPEAKERS[recipe.split]
+            assert voices.SHIFT[0] <= recipe.utterance.shift <= voices.SHIFT[1]
+            engines.append(recipe.utterance.engine)
+    share = 1 - engines.count("espeak-ng") / len(engines)
+    assert len(engines) == 60 and abs(share - kw.OTHER_VOICES_SHARE) < 0.2
+    assert {"flite", "festival"} <= set(engines)
+
+
+def test_flite_and_festival_voices_speak_and_splits_share_no_speaker(synthesizers):
+    said = {}
+    for split, speakers in voices.SPEAKERS.items():
+        items = [voices.Spoken(engine, voice, "yes.", stretch=1.0, shift=1.0) for engine, voice in speakers]
+        for (engine, voice), word in zip(speakers, kw.speak_others(items)):
+            assert 0.2 * kw.SAMPLE_RATE < len(word) <= kw.MAX_WORD_S * kw.SAMPLE_RATE, voice
+            assert np.max(np.abs(word)) == pytest.approx(1.0)
+            said[(engine, voice)] = split
+    assert len(said) == sum(map(len, voices.SPEAKERS.values()))  # no speaker in two splits
+
+
+def test_a_shift_raises_the_pitch_and_shortens_the_word(synthesizers):
+    low, high = kw.speak_others([voices.Spoken("flite", "rms", "no.", 1.0, 0.9), voices.Spoken("flite", "rms", "no.",
+                                                                                             1.0, 1.2)])
+    assert len(low) / len(high) == pytest.approx(1.2 / 0.9, rel=0.08)
+    # the strongest low-frequency peak (the voice's pitch) moves up with the shift
+    pitch = [np.argmax(np.abs(np.fft.rfft(w[:4096] * np.hanning(len(w[:4096]))))[5:80]) for w in (low, high)]
+    assert pitch[1] > pitch[0]
+
+
+def test_missing_flite_is_one_line_and_writes_nothing(espeak_ng, tmp_path, monkeypatch):
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "espeak-ng").symlink_to(espeak_ng)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with pytest.raises(TinymlError) as err:
+        kw.write_keywords(tmp_path / "d", per_class=6)
+    message = str(err.value)
+    assert "\n" not in message and "not installed" in message and "make setup" in message
+    assert "flite" in message or "festival" in message
+    assert not (tmp_path / "d").exists()
 
 
 def test_unknown_words_are_neither_labels_nor_sound_like_them(espeak_ng):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import need, one_error_line, tool
+from conftest import one_error_line, tool
 from tinyml import config
 from tinyml.cli import main
 
@@ -34,14 +34,6 @@ def _clean(tmp_path, monkeypatch):
     for opt in config.OPTIONS:
         monkeypatch.delenv(opt.env, raising=False)
     monkeypatch.chdir(tmp_path)
-
-
-@pytest.fixture(scope="module")
-def micro(reference) -> Path:
-    folder = reference / "micro_speech"
-    names = ["micro_speech_quantized.tflite", "audio_preprocessor_int8.tflite"] + [f"{c}_1000ms.wav" for c in CLIPS]
-    need(all((folder / n).is_file() for n in names), f"the micro_speech reference files are missing in {folder}")
-    return folder
 
 
 def _model(micro: Path) -> str:
@@ -165,7 +157,7 @@ def test_emulate_wav_needs_a_kws_model_trained_by_tinyml(micro, tmp_path, capsys
 
 def test_demo_takes_wav_only_with_the_kws_task(micro, tmp_path, capsys):
     assert main(["demo", "--task", "gesture", "--wav", _clips(micro)[0], "--dir", str(tmp_path / "demo")]) == 2
-    assert "--wav only with --task kws" in one_error_line(capsys.readouterr().err)
+    assert "--wav and --wav-dir only with --task kws" in one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "demo").exists()
 
 
@@ -179,7 +171,7 @@ def test_init_kws_writes_the_audio_sections_and_no_window(tmp_path, capsys):
     assert (p["task"], p["sensor"], p["labels"], p["sample_rate"]) == ("kws", "mic", LABELS, 16000)
     assert doc["frontend"]["kind"] == "logmel" and doc["frontend"]["mel_bands"] == 40
     assert doc["kws"] == {"infer_every": 25, "average": 2, "threshold": 160, "suppression_ms": 1000}
-    assert doc["model"]["architecture"] == "dscnn"
+    assert doc["model"]["architecture"] == "dscnn_small"
     assert set(doc["quantize"]) == {"mode", "representative_samples", "qat_epochs"}
     loaded = config.load(tmp_path / "k", environ={})
     assert all(src.endswith("tinyml.toml") for src in loaded.sources.values() if src != "default")
@@ -369,3 +361,79 @@ def test_emulate_wav_runs_the_kws_firmware_and_matches_the_host(project, trained
     assert r["labels"] == LABELS and r["stream_params"]["threshold"] == 160
     assert r["inferences"] == 5  # 2.5 s streamed (0.5 s lead, 1 s clip, 1 s tail), every 25 hops of 20 ms
     assert r["frontend_instructions_per_frame"] > 0 and r["network_instructions_per_inference"] > 0
+
+
+@pytest.fixture
+def word_folders(project, tmp_path) -> Path:
+    """The project's test recordings as folders of spoken words: yes/, no/, _silence_/, and the unknown word."""
+    import shutil
+
+    from tinyml.collect.dataset import load
+
+    ds = load(project / "data")
+    root = tmp_path / "words"
+    for r in ds.recordings:
+        folder = {"silence": "_silence_", "unknown": "other"}.get(r.label, r.label)
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(ds.root / r.file, root / folder / Path(r.file).name)
+    return root
+
+
+@pytest.mark.slow
+def test_stream_dir_scores_the_same_stream_on_the_host_and_the_emulated_device(project, trained, word_folders,
+                                                                            tmp_path, monkeypatch, capsys):
+    tool("qemu-system-arm")
+    tool("arm-none-eabi-gcc")
+    assert trained["ptq"][0] == 0
+    # The one-epoch model answers silence or unknown; named yes and no instead, its answers are keywords
+    import shutil
+
+    model = tmp_path / "renamed.tflite"
+    shutil.copy(project / "build" / "model_int8.tflite", model)
+    meta = _meta(project / "build" / "model_int8.tflite")
+    meta["labels"] = ["yes", "no", "silence", "unknown"]
+    model.with_name(model.name + ".meta.json").write_text(json.dumps(meta))
+    model = str(model)
+    monkeypatch.setenv("TINYML_KWS_THRESHOLD", "0")
+    assert main(["--quiet", "evaluate", model, "-C", str(project), "--stream-dir", str(word_folders), "--json"]) == 0
+    host = json.loads(capsys.readouterr().out)
+    assert host["recordings"] == 4 * PER_CLASS and len(host["placed"]) == host["recordings"]
+    assert host["params"]["threshold"] == 0
+    s = host["score"]
+    assert s["keywords"] == 2 * PER_CLASS  # the folders' yes and no recordings
+    assert s["false_accepts"] > 0  # most answers come outside the keyword recordings
+    default = [r for r in host["sweep"] if r["threshold"] == 0]
+    assert default and default[0]["false_reject_rate"] == s["false_reject_rate"]
+    assert default[0]["false_accepts"] == s["false_accepts"]
+
+    assert main(["--quiet", "emulate", model, "-C", str(project), "--stream-dir", str(word_folders),
+                 "-o", str(tmp_path / "emu"), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["detections_match"] and r["scores_identical_fraction"] == 1.0
+    q = r["stream_quality"]
+    for side in ("device", "host"):
+        assert {k: q[side]["score"][k] for k in ("keywords", "accepted", "false_accepts")} == \
+            {k: s[k] for k in ("keywords", "accepted", "false_accepts")}, side
+    assert abs(r["streams"][0]["samples"] / 16000 - host["minutes"] * 60) < 0.001  # the same stream
+
+
+def test_a_model_keeps_the_front_end_recorded_beside_it(project, tmp_path):
+    """evaluate and quantize read the model's clips through its own sidecar's front end: a model trained
+    before frontend.normalize (none in its sidecar) is not fed the project's normalized features."""
+    from tinyml.collect.dataset import load
+    from tinyml.train.audio import clip_pcm
+    from tinyml.train.frontend import FrontendParams, audio_meta, logmel, fit_clip
+    from tinyml.train.windows import project_windows
+
+    cfg = config.load(project, environ={})
+    assert cfg["frontend.normalize"] == "mean"
+    old = tmp_path / "old.tflite"
+    raw = FrontendParams.from_config(cfg).to_json()
+    del raw["normalize"]
+    old.with_name(old.name + ".meta.json").write_text(json.dumps(audio_meta(LABELS, FrontendParams.from_json(raw))))
+    ds = load(project / "data")
+    first = ds.split("test")[0]
+    want_raw = logmel(fit_clip(clip_pcm(ds, first), FrontendParams.from_json(raw)), FrontendParams.from_json(raw))
+    np.testing.assert_array_equal(project_windows(cfg, ds, "test", old).x[0, ..., 0], want_raw)
+    normalized = project_windows(cfg, ds, "test").x[0, ..., 0]
+    np.testing.assert_allclose(normalized, want_raw - want_raw.mean(axis=0), atol=1e-4)

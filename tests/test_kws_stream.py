@@ -18,13 +18,14 @@ import serial
 from tinyml.errors import BadInput
 from tinyml.evaluate.kws_stream import (Detection, Detector, StreamParams, check_kws_model, pad_for_stream,
                                         stream_features, stream_host, time_ms)
-from tinyml.train.frontend import FrontendParams, logmel, quantize_features
+from tinyml.train.frontend import FrontendParams, logmel, normalized, quantize_features
 
 from conftest import tool
 
 LABELS = ["silence", "unknown", "yes", "no"]
 CLIPS = {"yes": "yes", "no": "no", "noise": "unknown", "silence": "silence"}  # WAV -> the label it teaches
-FE = FrontendParams()
+FE = FrontendParams(normalize="mean")  # a project's default
+RAW = FrontendParams()  # frontend.normalize = "none"
 SCALE, ZERO_POINT = 0.0627, 92  # an input quantization for the log-mel range, for the tests without a model
 
 
@@ -51,7 +52,7 @@ def _training_windows(reference):
                 end = time_ms(k, FE.hop, FE.sample_rate)
                 overlap = max(0, min(end, 1500) - max(end - FE.frames * 20, 500))  # the clip is 500..1500 ms
                 if overlap >= 800 or overlap <= 100:
-                    xs.append(rows[k:k + FE.frames])
+                    xs.append(normalized(rows[k:k + FE.frames], FE))
                     ys.append(LABELS.index(label) if overlap >= 800 else 0)
     return np.stack(xs)[..., None].astype(np.float32), np.array(ys)
 
@@ -298,35 +299,56 @@ def test_c_core_refuses_params_out_of_range(tmp_path, raw):
     assert HostKws(tmp_path, StreamParams(), lambda w: np.zeros(4), raw_params=(1, 16, 255, 0)).init_status == 0
 
 
-def test_c_core_windows_are_the_streams_frames(reference, tmp_path):
-    """The window the C core hands the model equals the host's frames of the same stream: bit for bit
-    against the same C front end framed by the host, within one step against librosa."""
+@pytest.mark.parametrize("fe", [FE, RAW], ids=["normalized", "raw"])
+def test_c_core_windows_are_the_streams_frames(reference, tmp_path, fe):
+    """The window the C core hands the model equals the host's window of the same stream: bit for bit
+    against the same C front end framed and normalized by the host, within one step against librosa."""
     from tinyml.codegen.frontend import HostFrontend
+    from tinyml.evaluate.kws_stream import stream_logmel, window_input
 
     params = StreamParams(infer_every=3)
-    app = HostKws(tmp_path / "app", params, lambda window: np.full(len(LABELS), -128))
-    stream = pad_for_stream(_wav(reference, "yes"), FE)
+    app = HostKws(tmp_path / "app", params, lambda window: np.full(len(LABELS), -128), fe=fe)
+    stream = pad_for_stream(_wav(reference, "yes"), fe)
     rng = np.random.default_rng(5)
     start = 0
     while start < len(stream):  # chunks of 1 to 1000 samples
         n = int(rng.integers(1, 1001))
         app.push(stream[start:start + n])
         start += n
-    hops = len(stream) // FE.hop
+    hops = len(stream) // fe.hop
     assert len(app.windows) == hops // params.infer_every
 
-    host_c = HostFrontend(FE, SCALE, ZERO_POINT, tmp_path / "fe")
-    frames = host_c.quantized(np.concatenate([np.zeros(FE.fft_size - FE.hop, np.int16), stream]))
-    silent = host_c.quantized(np.zeros(FE.fft_size, np.int16))
-    rows = np.concatenate([np.repeat(silent, FE.frames, 0), frames])
+    host_c = HostFrontend(fe, SCALE, ZERO_POINT, tmp_path / "fe")
+    frames = host_c.features(np.concatenate([np.zeros(fe.fft_size - fe.hop, np.int16), stream]))
+    silent = host_c.features(np.zeros(fe.fft_size, np.int16))
+    rows = np.concatenate([np.repeat(silent, fe.frames, 0), frames])
+    librosa_frames, librosa_silent = stream_logmel(stream, fe)
+    librosa_rows = np.concatenate([np.repeat(librosa_silent[None], fe.frames, 0), librosa_frames])
+    steps = []
     for i, window in enumerate(app.windows):
         k = (i + 1) * params.infer_every
-        np.testing.assert_array_equal(window, rows[k:k + FE.frames], err_msg=f"window at hop {k}")
-
-    librosa_frames, librosa_silent = stream_features(stream, FE, SCALE, ZERO_POINT)
-    np.testing.assert_array_equal(silent[0], librosa_silent)
-    diff = np.abs(frames.astype(int) - librosa_frames.astype(int))
+        np.testing.assert_array_equal(window, window_input(rows[k:k + fe.frames], fe, SCALE, ZERO_POINT),
+                                      err_msg=f"window at hop {k}")
+        steps.append(window.astype(int) - window_input(librosa_rows[k:k + fe.frames], fe, SCALE, ZERO_POINT))
+    diff = np.abs(np.stack(steps))
     assert diff.max() <= 1 and (diff == 0).mean() >= 0.999  # float rounding may flip a half step
+    raw = [window_input(rows[k:k + fe.frames], RAW, SCALE, ZERO_POINT)
+           for k in range(params.infer_every, hops + 1, params.infer_every)]
+    assert np.mean([np.array_equal(w, r) for w, r in zip(app.windows, raw)]) == (fe.normalize == "none")
+
+
+def test_normalized_windows_do_not_change_with_the_level():
+    """A gain on the audio adds one constant to every log-mel value (above the floor), which the mean takes away."""
+    from tinyml.evaluate.kws_stream import stream_logmel, window_input
+
+    pcm = (np.random.default_rng(2).normal(0, 2000, 16000)).astype(np.int16)
+    feats = [stream_features(np.clip(pcm * g, -32768, 32767).astype(np.int16), FE, SCALE, ZERO_POINT)
+             for g in (1, 4)]
+    a, b = (window_input(stream_logmel(np.clip(pcm * g, -32768, 32767).astype(np.int16), FE)[0][:FE.frames], FE,
+                         SCALE, ZERO_POINT) for g in (1, 4))
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    raw = [f[0][:FE.frames].astype(int) for f in feats]
+    assert np.abs(raw[0] - raw[1]).mean() > 10  # 12 dB louder moves the raw features by 2.77 / 0.0627 steps
 
 
 # ---- the model checks ----

@@ -70,8 +70,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("frontend.log_floor", float, 1e-6, "mel power floor before the log (audio scaled to [-1, 1))",
            minimum=0.0, tasks=KWS),
     Option("frontend.clip_ms", int, 1000, "audio the model sees per inference, in milliseconds", minimum=1, tasks=KWS),
+    Option("frontend.normalize", str, "mean", "mean: each mel band's mean over the model's window is taken away "
+           "(features that do not change with the speaker's level or the microphone's response); none: raw "
+           "log-mel", choices=("mean", "none"), tasks=KWS),
     Option("kws.infer_every", int, 25, "feature frames (hops) between inferences on the device (25 x 20 ms: "
-           "every 0.5 s, which the default dscnn cannot keep up with at 64 MHz; see `tinyml emulate --wav`)",
+           "every 0.5 s; `tinyml emulate --wav` reports the share of a 64 MHz core the model needs)",
            minimum=1, tasks=KWS),
     Option("kws.average", int, 2, "inferences whose scores are averaged before deciding", minimum=1, maximum=16,
            tasks=KWS),
@@ -108,7 +111,7 @@ OPTIONS: tuple[Option, ...] = (
 # Defaults that depend on project.task (an explicit value always wins).
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "kws": {"project.sensor": "mic", "project.labels": list(KWS_LABELS), "project.sample_rate": 16000,
-            "model.architecture": "dscnn", "model.epochs": 30, "model.batch_size": 64,
+            "model.architecture": "dscnn_small", "model.epochs": 30, "model.batch_size": 64,
             "model.learning_rate": 0.002},
 }
 # What each task accepts where an option's choices are shared between tasks.

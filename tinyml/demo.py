@@ -24,10 +24,14 @@ def add_arguments(p) -> None:
                         "epochs; kws: see tinyml/demo_kws.py)")
     p.add_argument("--seed", type=int, default=1234, help="seed for data, splits and training (default: 1234)")
     p.add_argument("--task", choices=["gesture", "kws"], default="gesture",
-                   help="gesture: IMU gestures (default); kws: keyword spotting with espeak-ng speech")
+                   help="gesture: IMU gestures (default); kws: keyword spotting on built-in speech (espeak-ng, "
+                        "flite, festival)")
     p.add_argument("--wav", nargs="+", metavar="FILE",
                    help="with --task kws: real recordings (16 kHz mono WAV) to classify and stream to the emulated "
                         "firmware (default: built-in test clips)")
+    p.add_argument("--wav-dir", metavar="DIR",
+                   help="with --task kws: also measure both int8 models on DIR's labelled recordings (one folder per "
+                        "spoken word, as for `tinyml evaluate --wav-dir`), e.g. real speech")
 
 
 def _prepare(root: Path) -> None:
@@ -58,8 +62,13 @@ def run(args, reporter) -> int:
     from tinyml.collect.synthetic import DEFAULT_PER_CLASS
 
     root = Path(args.dir)
-    if args.wav and args.task != "kws":
-        raise expected("--wav only with --task kws", f"--task {args.task}")
+    if (args.wav or args.wav_dir) and args.task != "kws":
+        raise expected("--wav and --wav-dir only with --task kws", f"--task {args.task}")
+    if args.wav_dir:  # its folders and their labels, checked before minutes of training
+        from tinyml.config import TASK_DEFAULTS
+        from tinyml.evaluate.wav_dir import labelled_wavs
+
+        labelled_wavs(Path(args.wav_dir), list(TASK_DEFAULTS["kws"]["project.labels"]), {})
     for wav in args.wav or []:  # refuse a bad recording before anything is written
         from tinyml.config import TASK_DEFAULTS
         from tinyml.evaluate.wav import read_wav
@@ -68,9 +77,10 @@ def run(args, reporter) -> int:
     if args.task == "kws":  # find a missing tool now, not after minutes of training
         import shutil
 
-        missing = [t for t in ("espeak-ng", "qemu-system-arm", "arm-none-eabi-gcc") if shutil.which(t) is None]
+        tools = ("espeak-ng", "flite", "festival", "qemu-system-arm", "arm-none-eabi-gcc")
+        missing = [t for t in tools if shutil.which(t) is None]
         if missing:
-            raise expected("espeak-ng, qemu-system-arm and arm-none-eabi-gcc for the kws demo",
+            raise expected(f"{', '.join(tools)} for the kws demo",
                            f"{', '.join(missing)} not installed", "Run `make setup`.")
     _prepare(root)
     if args.task == "kws":

@@ -1,10 +1,11 @@
 """`tinyml demo --task kws`: keyword spotting end to end on built-in data, with no board.
 
-espeak-ng speaks the keywords and other words (collect/keywords.py); a DS-CNN learns them from
-librosa log-mel features; it is quantized to int8 twice (post-training and quantization-aware);
-recordings passed with --wav are classified on the host; the KWS firmware (the C front end, the
-AOT-compiled model and the streaming detector) runs on QEMU's Cortex-M4, fed the recordings over
-its UART, and its detections are compared with the host's.
+espeak-ng, flite and festival speak the keywords and other words (collect/keywords.py); a DS-CNN
+learns them from librosa log-mel features, normalized per window; it is quantized to int8 twice
+(post-training and quantization-aware); recordings passed with --wav are classified on the host, and
+folders of labelled recordings passed with --wav-dir (real speech) measured; the KWS firmware (the C
+front end, the AOT-compiled model and the streaming detector) runs on QEMU's Cortex-M4, fed the
+recordings over its UART, and its detections are compared with the host's.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def run(args, reporter, root: Path) -> int:
     per_class = size["per_class"] or DEFAULT_PER_CLASS
     wavs = [Path(w) for w in args.wav or []]
 
-    reporter.info(f"[1/7] collect: built-in keywords spoken by espeak-ng, {per_class} clips per class -> {paths.data}")
+    reporter.info(f"[1/7] collect: built-in keywords spoken by espeak-ng, flite and festival, {per_class} clips per "
+                  f"class -> {paths.data}")
     write_keywords(paths.data, per_class=per_class, seed=cfg["project.seed"], labels=tuple(labels), reporter=reporter)
     reporter.info(f"[2/7] train: {cfg['model.architecture']} on {params.frames} x {params.mel_bands} log-mel, "
                   f"up to {cfg['model.epochs']} epochs")
@@ -63,8 +65,18 @@ def run(args, reporter, root: Path) -> int:
         reporter.info(f"[5/7] evaluate: {len(wavs)} recording(s) through the log-mel front end and each int8 model")
         recordings = {"ptq": classify_wavs(paths.int8_model, wavs, labels, params),
                       "qat": classify_wavs(qat_model, wavs, labels, params)}
-    else:
-        reporter.info("[5/7] evaluate: no --wav recordings given; skipped")
+    real = {}
+    if args.wav_dir:
+        from tinyml.evaluate.wav import Classifier
+        from tinyml.evaluate.wav_dir import evaluate_wav_dir
+
+        reporter.info(f"[5/7] evaluate: the recordings of {args.wav_dir} through each int8 model")
+        for mode, model in (("ptq", paths.int8_model), ("qat", qat_model)):
+            result = evaluate_wav_dir(Classifier(model, labels, params), Path(args.wav_dir), reporter=reporter)
+            real[mode] = {k: result[k] for k in ("dir", "clips", "accuracy", "balanced_accuracy",
+                                                 "per_class_accuracy", "confusion", "words")}
+    if not wavs and not args.wav_dir:
+        reporter.info("[5/7] evaluate: no --wav recordings or --wav-dir given; skipped")
     stream_wavs = wavs or _builtin_examples(paths.data, labels, root / "build" / "examples")
     reporter.info(f"[6/7] emulate: the KWS firmware on QEMU's Cortex-M4, {len(stream_wavs)} recording(s) "
                   f"streamed over its UART")
@@ -79,7 +91,8 @@ def run(args, reporter, root: Path) -> int:
         "project": str(root),
         "seed": cfg["project.seed"],
         "dataset": {"recordings": len(dataset.recordings), "labels": dataset.labels,
-                    "sample_rate": dataset.sample_rate, "source": "espeak-ng (collect/keywords.py)",
+                    "sample_rate": dataset.sample_rate,
+                    "source": "espeak-ng, flite and festival (collect/keywords.py)",
                     "splits": {s: len(dataset.split(s)) for s in ("train", "val", "test")}},
         "frontend": params.to_json(),
         "accuracy": {"float": ptq.float_accuracy, "int8": ptq.int8_accuracy, "int8_qat": qat.int8_accuracy,
@@ -90,6 +103,7 @@ def run(args, reporter, root: Path) -> int:
         "confusion_int8": {"labels": ptq.labels, "matrix": ptq.confusion},
         "confusion_int8_qat": {"labels": qat.labels, "matrix": qat.confusion},
         "recordings": recordings,
+        "wav_dir": real,
         "training": {"epochs_run": trained.epochs_run, "curves": history["curves"]},
         "model": {k: model_report[k] for k in ("model_bytes", "macs", "ops", "arena_bytes", "inputs", "outputs")},
         "firmware": {"project": str(paths.firmware), "environments": ["nano33ble", "emulator"]},
@@ -124,7 +138,7 @@ def _builtin_examples(data: Path, labels: list[str], out: Path) -> list[Path]:
 def summary(report: dict, report_path: Path) -> str:
     acc, model, e = report["accuracy"], report["model"], report["emulator"]
     lines = [
-        f"tinyml demo --task kws: {report['dataset']['recordings']} clips spoken by espeak-ng "
+        f"tinyml demo --task kws: {report['dataset']['recordings']} clips spoken by espeak-ng, flite and festival "
         f"({', '.join(report['confusion_int8']['labels'])})",
         f"  accuracy (test, {acc['test_windows']} clips of unseen voices): float {acc['float']:.3f}, "
         f"int8 PTQ {acc['int8']:.3f}, int8 QAT {acc['int8_qat']:.3f} (TFLM interpreter)",
@@ -132,6 +146,10 @@ def summary(report: dict, report_path: Path) -> str:
     for mode, results in report["recordings"].items():
         answers = ", ".join(f"{Path(r['wav']).name} -> {r['label']} ({r['score']:.2f})" for r in results)
         lines.append(f"  recordings, int8 {mode.upper()}: {answers}")
+    for mode, r in report["wav_dir"].items():
+        per = ", ".join(f"{k} {v:.3f}" for k, v in r["per_class_accuracy"].items() if v is not None)
+        lines.append(f"  {r['clips']} recordings of {r['dir']}, int8 {mode.upper()}: balanced accuracy "
+                     f"{r['balanced_accuracy']:.3f} ({per})")
     lines += [
         f"  model ({acc['deployed'].upper()}): {model['model_bytes']:,} B flatbuffer, {model['macs']:,} MACs, "
         f"ops {', '.join(model['ops'])}",

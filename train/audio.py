@@ -11,7 +11,7 @@ import numpy as np
 from tinyml.collect.dataset import Dataset
 from tinyml.errors import expected
 from tinyml.log import SILENT, Reporter
-from tinyml.train.frontend import FrontendParams, fit_clip, logmel
+from tinyml.train.frontend import FrontendParams, clip_features
 from tinyml.train.windows import Windows, check_labels
 
 
@@ -25,12 +25,14 @@ def features(pcm: np.ndarray, params: FrontendParams) -> np.ndarray:
     if params.kind != "logmel":
         raise expected("frontend.kind = \"logmel\" for training", repr(params.kind),
                        "The tflm front end is for TFLM's pretrained micro_speech model (tinyml evaluate --frontend tflm).")
-    return logmel(fit_clip(pcm, params), params)[..., None]
+    return clip_features(pcm, params)[..., None]
 
 
-def project_clips(cfg, dataset: Dataset, split: str, reporter: Reporter = SILENT) -> Windows:
+def project_clips(cfg, dataset: Dataset, split: str, reporter: Reporter = SILENT,
+                  params: FrontendParams | None = None) -> Windows:
+    """One split's clips through `params` (default: the project's front end)."""
     labels = list(cfg["project.labels"])
-    params = FrontendParams.from_config(cfg)
+    params = params or FrontendParams.from_config(cfg)
     if dataset.sensor != "mic":
         raise expected("an audio (mic) dataset for project.task = \"kws\"", f"sensor '{dataset.sensor}' in {dataset.root}")
     if dataset.sample_rate != params.sample_rate:

@@ -26,6 +26,7 @@ import numpy as np
 from tinyml.errors import expected
 
 KINDS = ("logmel", "tflm")
+NORMALIZE = ("mean", "none")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class FrontendParams:
     fmax: float = 7600.0
     log_floor: float = 1e-6  # mel power floor before the log (audio in [-1, 1))
     clip_ms: int = 1000  # the model sees this much audio
+    normalize: str = "none"  # "mean": each band's mean over the window removed (logmel; a project's default)
 
     @property
     def window(self) -> int:
@@ -87,6 +89,7 @@ class FrontendParams:
                 raise expected(f"frontend.{name} as a finite {want.__name__}" if want is float else
                                f"frontend.{name} as {'a string' if want is str else 'an integer'}", repr(value))
             values[name] = value
+        # a model from before the option has none in its sidecar: it learned raw log-mel (the default)
         params = cls(**values)
         for name, low, high in (("sample_rate", 1, 384_000), ("fft_size", 16, 1 << 16), ("clip_ms", 1, 60_000),
                                 ("mel_bands", 1, params.fft_size // 2 + 1)):
@@ -97,6 +100,8 @@ class FrontendParams:
     @classmethod
     def from_config(cls, cfg) -> "FrontendParams":
         values = {name: cfg[f"frontend.{name}"] for name in cls.__dataclass_fields__ if name != "sample_rate"}
+        if values["kind"] == "tflm":  # TFLM's preprocessor has its own gain control: normalize is for logmel
+            values["normalize"] = "none"
         return cls(sample_rate=cfg["project.sample_rate"], **values).checked()
 
     def checked(self) -> "FrontendParams":
@@ -112,6 +117,10 @@ class FrontendParams:
         if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
             raise expected(f"0 <= frontend.fmin < frontend.fmax <= {self.sample_rate / 2:g} Hz",
                            f"fmin {self.fmin}, fmax {self.fmax}")
+        if self.normalize not in NORMALIZE or (self.kind == "tflm" and self.normalize != "none"):
+            raise expected("frontend.normalize = \"mean\" or \"none\" (logmel), \"none\" (tflm)",
+                           f"{self.normalize!r} with frontend.kind = {self.kind!r}",
+                           "Set frontend.normalize in tinyml.toml.")
         if self.log_floor <= 0:
             raise expected("frontend.log_floor > 0", self.log_floor)
         if self.clip_samples < self.span:
@@ -159,6 +168,26 @@ def mel_power(pcm: np.ndarray, params: FrontendParams) -> np.ndarray:
 def logmel(pcm: np.ndarray, params: FrontendParams) -> np.ndarray:
     """The `logmel` features: log(max(mel power, log_floor)), [frames, mel_bands] float32."""
     return np.log(np.maximum(mel_power(pcm, params), np.float32(params.log_floor))).astype(np.float32)
+
+
+def normalized(features: np.ndarray, params: FrontendParams) -> np.ndarray:
+    """One model window of features [frames, mel_bands] as the model sees them (float32): with
+    `normalize = "mean"`, each band's mean over the window taken away. A gain on the audio adds the same
+    constant to every log-mel value of the window, and a microphone's response a constant per band, so
+    neither reaches the model. The device does the same arithmetic in float32: a sum of the frames
+    oldest first, divided by their number, then subtracted."""
+    f = np.asarray(features, dtype=np.float32)
+    if params.normalize == "none":
+        return f
+    total = np.zeros(f.shape[1], dtype=np.float32)
+    for row in f:  # in order, one float32 add per frame, as the C loop
+        total += row
+    return f - total / np.float32(len(f))
+
+
+def clip_features(pcm: np.ndarray, params: FrontendParams) -> np.ndarray:
+    """A recording's model input before quantization: one clip's log-mel, normalized, [frames, mel_bands]."""
+    return normalized(logmel(fit_clip(pcm, params), params), params)
 
 
 def quantize_features(features: np.ndarray, scale: float, zero_point: int) -> np.ndarray:

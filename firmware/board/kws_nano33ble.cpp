@@ -130,6 +130,7 @@ void hello(const tm_kws_params &p) {
   Serial.print(TM_FE_HOP);
   Serial.print(",\"frames\":");
   Serial.print(TM_FE_FRAMES);
+  Serial.print(TM_FE_NORMALIZE_MEAN ? ",\"normalize\":\"mean\"" : ",\"normalize\":\"none\"");
   Serial.print(",\"infer_every\":");
   Serial.print(p.infer_every);
   Serial.print(",\"average\":");

@@ -16,7 +16,7 @@
  *   Q                  write the summary and stop (exit code 0 through semihosting)
  * Device to host ("TINYML " + JSON, "v":1):
  *   hello      {"app":"kws","model","board","clock","labels":[..],"sample_rate","fft_size","hop",
- *               "frames","mel_bands","infer_every","average","threshold","suppression_ms",
+ *               "frames","mel_bands","normalize","infer_every","average","threshold","suppression_ms",
  *               "arena_bytes","app_bytes"}
  *   inference  {"index","hop","time_ms","status","instructions","scores":[int8..],"smoothed":[0..255]}
  *   detection  {"label","label_index","score","time_ms","index","hop"}
@@ -337,6 +337,7 @@ static void hello(const tm_kws_params *p) {
   field("hop", TM_FE_HOP);
   field("frames", TM_FE_FRAMES);
   field("mel_bands", TM_FE_MEL_BANDS);
+  out(TM_FE_NORMALIZE_MEAN ? ",\"normalize\":\"mean\"" : ",\"normalize\":\"none\"");
   field("infer_every", p->infer_every);
   field("average", p->average);
   field("threshold", p->threshold);

@@ -34,9 +34,8 @@ int tm_kws_init(tm_kws *app, const tm_kws_params *params, const tm_kws_model *mo
     return -1;
   }
   /* Before the stream starts the app has heard silence: every row is the all-zero frame. */
-  tm_frontend_frame(app->history, app->features);
-  tm_frontend_quantize(app->features, app->window);
-  for (row = 1; row < TM_FE_FRAMES; ++row) memcpy(&app->window[row * ROW], app->window, ROW);
+  tm_frontend_frame(app->history, app->window);
+  for (row = 1; row < TM_FE_FRAMES; ++row) memcpy(&app->window[row * ROW], app->window, ROW * sizeof app->window[0]);
   return 0;
 }
 
@@ -65,16 +64,34 @@ static void decide(tm_kws *app, uint32_t index, uint32_t now_ms) {
   }
 }
 
+/* The model's int8 input from the window, oldest frame first: each frame normalized (with
+ * TM_FE_NORMALIZE_MEAN, less each band's mean over the window: a sum of the frames oldest first in
+ * float32, divided by their number) and quantized. evaluate/kws_stream.py does the same arithmetic. */
+static void model_input(tm_kws *app) {
+  uint32_t t, b;
+#if TM_FE_NORMALIZE_MEAN
+  for (b = 0; b < ROW; ++b) app->mean[b] = 0.0f;
+  for (t = 0; t < TM_FE_FRAMES; ++t) {
+    const float *frame = &app->window[((app->oldest + t) % TM_FE_FRAMES) * ROW];
+    for (b = 0; b < ROW; ++b) app->mean[b] += frame[b];
+  }
+  for (b = 0; b < ROW; ++b) app->mean[b] /= (float)TM_FE_FRAMES;
+#endif
+  for (t = 0; t < TM_FE_FRAMES; ++t) {
+    const float *frame = &app->window[((app->oldest + t) % TM_FE_FRAMES) * ROW];
+    for (b = 0; b < ROW; ++b) app->row[b] = frame[b] - app->mean[b]; /* mean stays 0 without normalization */
+    tm_frontend_quantize(app->row, &app->model.input[t * ROW]);
+  }
+}
+
 static void infer(tm_kws *app) {
-  const uint32_t split = (TM_FE_FRAMES - app->oldest) * ROW; /* bytes from the oldest frame to the ring's end */
   const uint32_t now_ms = stream_ms(app->hops);
   const uint32_t index = app->inferences++;
   tm_kws_inference event;
   int status;
   uint32_t i;
-  memcpy(app->model.input, &app->window[app->oldest * ROW], split);
-  memcpy(app->model.input + split, app->window, app->oldest * ROW);
-  stage(app, TM_KWS_STAGE_NETWORK, 1);
+  stage(app, TM_KWS_STAGE_NETWORK, 1); /* the network's stage includes building its input from the window */
+  model_input(app);
   status = app->model.invoke();
   stage(app, TM_KWS_STAGE_NETWORK, 0);
   if (status == 0) {
@@ -107,8 +124,7 @@ static void hop(tm_kws *app) {
 #else
   memcpy(app->history, &app->fresh[TM_FE_HOP - TM_FE_FFT_SIZE], TM_FE_FFT_SIZE * sizeof app->history[0]);
 #endif
-  tm_frontend_frame(app->history, app->features);
-  tm_frontend_quantize(app->features, &app->window[app->oldest * ROW]); /* the newest frame replaces the oldest */
+  tm_frontend_frame(app->history, &app->window[app->oldest * ROW]); /* the newest frame replaces the oldest */
   app->oldest = (app->oldest + 1u) % TM_FE_FRAMES;
   ++app->hops;
   stage(app, TM_KWS_STAGE_FRONTEND, 0);

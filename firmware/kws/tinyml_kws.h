@@ -8,10 +8,12 @@
  * Streaming semantics (evaluate/kws_stream.py is the host reference of the same):
  * - the app keeps the last TM_FE_FFT_SIZE samples, zeros before the stream starts;
  * - after every TM_FE_HOP new samples (hop k = 1, 2, ...) it computes one
- *   feature frame from them and appends it, as the model's int8 input, to a
- *   window of the last TM_FE_FRAMES frames; at start every row of the window
- *   holds the features of an all-zero frame;
- * - every `infer_every` hops it runs the model on the window; the int8 softmax
+ *   feature frame (float log-mel) from them and appends it to a window of the
+ *   last TM_FE_FRAMES frames; at start every row of the window holds the
+ *   features of an all-zero frame;
+ * - every `infer_every` hops it runs the model on the window, normalized (with
+ *   TM_FE_NORMALIZE_MEAN each band's mean over the window is taken away) and
+ *   quantized to the model's int8 input; the int8 softmax
  *   output (scale 1/256, zero point -128) becomes scores q + 128 in 0..255;
  * - the smoothed score of a label is the integer mean of its scores over the
  *   last `average` inferences (fewer at the start: those there are);
@@ -93,9 +95,10 @@ typedef struct {
   int16_t history[TM_FE_FFT_SIZE]; /* the last TM_FE_FFT_SIZE samples as of the last hop */
   int16_t fresh[TM_FE_HOP];        /* samples since the last hop */
   uint32_t fresh_count;
-  int8_t window[TM_FE_FRAMES * TM_FE_MEL_BANDS]; /* a ring of frames; `oldest` is its first */
+  float window[TM_FE_FRAMES * TM_FE_MEL_BANDS]; /* a ring of log-mel frames; `oldest` is its first */
   uint32_t oldest;
-  float features[TM_FE_MEL_BANDS];
+  float mean[TM_FE_MEL_BANDS];  /* with TM_FE_NORMALIZE_MEAN: each band's mean over the window */
+  float row[TM_FE_MEL_BANDS];   /* one frame of the model's input before quantization */
   uint8_t scores[TM_KWS_MAX_AVERAGE][TM_KWS_NUM_LABELS]; /* a ring of the last `average` inferences */
   uint8_t smoothed[TM_KWS_NUM_LABELS];
   uint32_t hops, inferences, detections;
