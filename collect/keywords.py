@@ -11,7 +11,7 @@ microphone delivers it to the model:
   one of flite's and festival's voices, which are made from recordings of real
   speakers (collect/voices.py: a duration stretch, then resampled to move pitch,
   formants and tempo together). espeak-ng alone gave a model that called most
-  real "yes" unknown; with half of the words from the other voices, 0.96 of them
+  real "yes" unknown; with half of the words from the other voices, 0.92 of them
   are yes (docs/kws.md, "Measured");
 - "unknown" is another word spoken the same way: the Speech Commands words
   that are not labels (near misses such as "yet" or "nose" are listed but
@@ -42,7 +42,8 @@ batches are part of what the seed fixes.
 Splits are 70/15/15 % of each class by position (`split_for`, as for the
 built-in gestures). Speakers do not cross splits: every split draws from all
 eight accents and the same speeds and pitches, but from its own voice variants
-(`VARIANTS`) and its own flite and festival speakers (`voices.SPEAKERS`). Validation and test speak in variants training never hears (test,
+(`VARIANTS`) and its own flite and festival speakers (`voices.SPEAKERS`).
+Validation and test speak in variants training never hears (test,
 for instance: female2, female4, Annie, male3, Paul, Klatt3), so the test split
 measures how well a model generalizes to unseen voices.
 """

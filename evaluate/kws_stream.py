@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from tinyml.errors import expected
+from tinyml.log import SILENT
 
 NOT_KEYWORDS = ("silence", "unknown")
 OUTPUT_SCALE = 1.0 / 256.0  # an int8 softmax: scores q + 128 in 0..255
@@ -161,14 +162,6 @@ def stream_logmel(pcm: np.ndarray, fe_params) -> tuple[np.ndarray, np.ndarray]:
     return logmel(padded[:n_fft + (hops - 1) * hop], fe_params), silent
 
 
-def stream_features(pcm: np.ndarray, fe_params, scale: float, zero_point: int) -> tuple[np.ndarray, np.ndarray]:
-    """stream_logmel's frames, each quantized to int8 on its own (the model's input without normalization)."""
-    from tinyml.train.frontend import quantize_features
-
-    feats, silent = stream_logmel(pcm, fe_params)
-    return quantize_features(feats, scale, zero_point), quantize_features(silent[None, :], scale, zero_point)[0]
-
-
 def window_input(frames: np.ndarray, fe_params, scale: float, zero_point: int) -> np.ndarray:
     """The model's int8 input for a window of float log-mel frames (oldest first), as the device builds it
     at each inference: normalized (frontend.normalize), then quantized."""
@@ -214,7 +207,7 @@ def _quantization(tensor) -> tuple[float | None, int | None]:
 
 
 def stream_host(pcm: np.ndarray, model_bytes: bytes, labels: list[str], fe_params,
-                stream_params: StreamParams | None = None, reporter=None) -> dict:
+                stream_params: StreamParams | None = None, reporter=SILENT) -> dict:
     """Stream `pcm` through librosa's log-mel, the TFLM interpreter and the detector.
 
     Returns {"hops": K, "inferences": [Inference], "detections": [Detection]}."""
@@ -235,7 +228,7 @@ def stream_host(pcm: np.ndarray, model_bytes: bytes, labels: list[str], fe_param
     every = range(stream_params.infer_every, len(feats) + 1, stream_params.infer_every)
     for n, k in enumerate(every, 1):
         scores = runner.invoke(window_input(rows[k:k + frames], fe_params, scale, zero)).reshape(-1)
-        if reporter is not None and (n % 100 == 0 or n == len(every)):
+        if n % 100 == 0 or n == len(every):
             reporter.progress("inferences", n, len(every))
         inference, detection = detector.update(k, time_ms(k, fe_params.hop, fe_params.sample_rate), scores)
         inferences.append(inference)

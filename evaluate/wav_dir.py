@@ -4,10 +4,9 @@ recordings, such as real speech nobody trained on.
 DIR holds one folder per spoken word, with that word's WAVs in it (Speech Commands' layout). A word
 that is one of the model's labels counts as that label, `_silence_` and `_background_noise_` as
 `silence`, `_unknown_` and every other word as `unknown`; `--map WORD=LABEL,...` overrides any of
-them. The result is each
-label's accuracy (the share of its recordings answered with it), their mean (the balanced
-accuracy, which a class with many clips cannot dominate), the confusion matrix, and each word's
-accuracy, so a user sees which unknown words pass for keywords.
+them. The result is each label's accuracy (the share of its recordings answered with it), their
+mean (the balanced accuracy, which a class with many clips cannot dominate), the confusion matrix,
+and each word's accuracy, so a user sees which unknown words pass for keywords.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyml.errors import expected
+from tinyml.evaluate.accuracy import confusion_rows, per_class_accuracy
 from tinyml.log import SILENT
 from tinyml.quantize.tflm import confusion_matrix
 
@@ -76,7 +76,7 @@ def evaluate_wav_dir(classify, root: Path, mapping: dict[str, str] | None = None
         reporter.progress("classifying", i, len(items))
     truth_a, pred_a = np.array(truth), np.array(pred)
     matrix = confusion_matrix(truth_a, pred_a, len(labels))
-    per_class = {label: (matrix[i][i] / sum(matrix[i]) if sum(matrix[i]) else None) for i, label in enumerate(labels)}
+    per_class = per_class_accuracy(matrix, labels)
     measured = [a for a in per_class.values() if a is not None]
     per_word = {}
     for word, label in word_label.items():
@@ -93,11 +93,7 @@ def render(result: dict) -> str:
     lines = [f"{result['clips']} recordings in {result['dir']}: balanced accuracy {result['balanced_accuracy']:.3f} "
              f"(mean of the labels' accuracies), accuracy {result['accuracy']:.3f}",
              "confusion (rows: true, columns: answered) and per-label accuracy",
-             " " * (width + 1) + " ".join(f"{label[:width]:>{width}}" for label in labels) + "  accuracy"]
-    for i, (label, row) in enumerate(zip(labels, result["confusion"])):
-        acc = result["per_class_accuracy"][label]
-        shown = f"{acc:.3f} ({row[i]}/{sum(row)})" if acc is not None else "- (no recordings)"
-        lines.append(f"{label:>{width}} " + " ".join(f"{n:>{width}}" for n in row) + f"  {shown}")
+             *confusion_rows(labels, result["confusion"], result["per_class_accuracy"], width, "- (no recordings)")]
     words = result["words"]
     wide = max(len(w) for w in words)
     lines.append("per word (the share answered with its label):")

@@ -22,6 +22,7 @@ from tinyml.log import SILENT, Reporter, captured_fd2
 from tinyml.quantize import flatbuffer
 from tinyml.quantize.board_compat import board_safe_lstm
 from tinyml.quantize.tflm import Runner, confusion_matrix
+from tinyml.train.frontend import model_frontend
 from tinyml.train.windows import Windows, project_windows
 
 
@@ -118,8 +119,9 @@ def quantize_model(config: Config, keras_path: Path, data_dir: Path, out_path: P
     keras_path = require_file(keras_path, "a trained .keras model", "Run `tinyml train` first.")
     dataset = load(data_dir)
     labels = list(config["project.labels"])
-    train_w = project_windows(config, dataset, "train", keras_path)
-    test_w = project_windows(config, dataset, "test", keras_path)
+    frontend = model_frontend(keras_path, config)  # None for gestures
+    train_w = project_windows(config, dataset, "train", frontend)
+    test_w = project_windows(config, dataset, "test", frontend)
 
     tf, keras = tfload.load()
     model = keras.models.load_model(keras_path)
@@ -127,7 +129,7 @@ def quantize_model(config: Config, keras_path: Path, data_dir: Path, out_path: P
     calibration = representative(train_w, config["quantize.representative_samples"], config["project.seed"])
     to_convert = model
     if mode == "qat":
-        to_convert = quantization_aware(config, model, train_w, project_windows(config, dataset, "val", keras_path),
+        to_convert = quantization_aware(config, model, train_w, project_windows(config, dataset, "val", frontend),
                                         reporter)
     reporter.info(f"quantizing to int8 ({mode}) with {len(calibration)} calibration examples")
     tflite = convert_int8(to_convert, calibration)
@@ -151,10 +153,9 @@ def quantize_model(config: Config, keras_path: Path, data_dir: Path, out_path: P
     write_json(report_path, result.to_json())
     extra = {"mode": mode, "calibration_windows": len(calibration)}
     if config["project.task"] == "kws":
-        from tinyml.train.frontend import FrontendParams, audio_meta, read_audio_meta
+        from tinyml.train.frontend import audio_meta
 
-        meta = read_audio_meta(keras_path)  # the front end the model was trained with
-        extra.update(audio_meta(labels, meta[1] if meta else FrontendParams.from_config(config)))
+        extra.update(audio_meta(labels, frontend))
     write_provenance(out_path, seed=config["project.seed"],
                      inputs={"keras_model_sha256": sha256_file(keras_path)}, extra=extra)
     return result

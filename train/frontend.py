@@ -235,6 +235,16 @@ class TflmFrontend:
         return np.stack(frames).astype(np.int8)
 
 
+def model_frontend(model_path: Path, cfg) -> FrontendParams | None:
+    """The front end a keyword-spotting model was trained with: its sidecar's, else the project's
+    (None outside a kws project). A model keeps the features it learned from, whatever the project
+    file says now."""
+    if cfg["project.task"] != "kws":
+        return None
+    meta = read_audio_meta(model_path)
+    return meta[1] if meta else FrontendParams.from_config(cfg)
+
+
 def audio_meta(labels: list[str], params: FrontendParams) -> dict:
     """What a keyword-spotting model carries in its provenance sidecar (`extra` of write_provenance)."""
     return {"task": "kws", "labels": list(labels), "frontend": params.to_json()}

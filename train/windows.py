@@ -44,16 +44,14 @@ def check_labels(dataset: Dataset, labels: list[str]) -> None:
                        "Set project.labels in tinyml.toml to the dataset's labels.")
 
 
-def project_windows(cfg, dataset: Dataset, split: str, model_path=None) -> Windows:
+def project_windows(cfg, dataset: Dataset, split: str, frontend=None) -> Windows:
     """The model inputs of one split, as the project's configuration defines them: IMU windows, or
-    for project.task = "kws" one log-mel clip per recording (train/audio.py), through the front end
-    recorded beside `model_path` when it has one (a model keeps the features it was trained on)."""
+    for project.task = "kws" one log-mel clip per recording (train/audio.py), through `frontend`
+    (default: the project's; a trained model's is frontend.model_frontend)."""
     if cfg["project.task"] == "kws":
         from tinyml.train.audio import project_clips
-        from tinyml.train.frontend import FrontendParams, read_audio_meta
 
-        meta = read_audio_meta(model_path) if model_path is not None else None
-        return project_clips(cfg, dataset, split, params=meta[1] if meta else FrontendParams.from_config(cfg))
+        return project_clips(cfg, dataset, split, params=frontend)
     if dataset.sample_rate != cfg["project.sample_rate"]:
         raise expected(f"recordings at project.sample_rate = {cfg['project.sample_rate']} Hz",
                        f"{dataset.sample_rate} Hz in {dataset.root}",
