@@ -1,5 +1,7 @@
+import os
 import re
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -131,7 +133,7 @@ def test_each_split_speaks_only_its_own_variants_and_speakers(espeak_ng):
             engines.append(recipe.utterance.engine)
     share = 1 - engines.count("espeak-ng") / len(engines)
     assert len(engines) == 60 and abs(share - kw.OTHER_VOICES_SHARE) < 0.2
-    assert {"flite", "festival"} <= set(engines)
+    assert {"flite", "festival", "pico"} <= set(engines)
 
 
 def test_flite_and_festival_voices_speak_and_splits_share_no_speaker(synthesizers):
@@ -143,6 +145,28 @@ def test_flite_and_festival_voices_speak_and_splits_share_no_speaker(synthesizer
             assert np.max(np.abs(word)) == pytest.approx(1.0)
             said[(engine, voice)] = split
     assert len(said) == sum(map(len, voices.SPEAKERS.values()))  # no speaker in two splits
+
+
+def test_pico_speaks_the_same_samples_whatever_it_spoke_before(synthesizers):
+    yes = voices.Spoken("pico", "en-US", "yes.", stretch=1.1, shift=1.0)
+    alone = voices.synthesize([yes])[0]
+    after = voices.synthesize([voices.Spoken("pico", "en-US", "seven!", 1.3, 1.0), yes])[1]
+    assert np.array_equal(alone, after) and 0.2 < np.max(np.abs(alone)) < 0.999  # and it does not clip
+
+
+def test_a_pico_worker_that_dies_is_replaced_and_the_word_comes_out_the_same(synthesizers):
+    from tinyml.collect import pico
+
+    yes = voices.Spoken("pico", "en-GB", "yes?", stretch=0.9, shift=1.0)
+    before = voices.synthesize([yes])[0]
+    worker = pico._WORKER._proc
+    assert worker is not None and worker.pid != os.getpid()  # Pico spoke in a process of its own
+    worker.kill()
+    worker.wait()
+    assert np.array_equal(voices.synthesize([yes])[0], before)
+    assert pico._WORKER._proc.pid != worker.pid
+    with pytest.raises(TinymlError, match="voice"):
+        pico.speak("xx-XX", 100, 60, "yes")
 
 
 def test_a_shift_raises_the_pitch_and_shortens_the_word(synthesizers):
@@ -163,6 +187,16 @@ def test_missing_flite_is_one_line_and_writes_nothing(espeak_ng, tmp_path, monke
     message = str(err.value)
     assert "\n" not in message and "not installed" in message and "make setup" in message
     assert "flite" in message or "festival" in message
+    assert not (tmp_path / "d").exists()
+
+
+def test_missing_ttspico_is_one_line_and_writes_nothing(espeak_ng, synthesizers, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ttspico", None)  # import ttspico now raises ImportError
+    assert any(getattr(r.utterance, "engine", "") == "pico" for r in kw.plan(12, 1234))
+    with pytest.raises(TinymlError) as err:
+        kw.write_keywords(tmp_path / "d", per_class=12, seed=1234)
+    message = str(err.value)
+    assert "\n" not in message and "ttspico" in message and "make setup" in message
     assert not (tmp_path / "d").exists()
 
 
