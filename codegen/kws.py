@@ -70,7 +70,7 @@ def write_kws_project(model_path: Path, out_dir: Path, labels: list[str], fe_par
     from tinyml.codegen.frontend import write_frontend
     from tinyml.codegen.project import prepare_out_dir, write_marker
     from tinyml.evaluate.kws_stream import StreamParams, check_kws_model
-    from tinyml.firmware import FIRMWARE_DIR, template_env
+    from tinyml.firmware import FIRMWARE_DIR, RUNTIME_SOURCES, template_env
     from tinyml.firmware.emulate import EMULATOR_PLATFORM, emulator_env
     from tinyml.quantize import flatbuffer
 
@@ -100,7 +100,7 @@ def write_kws_project(model_path: Path, out_dir: Path, labels: list[str], fe_par
         write_kws_core(src / "kws", labels, params, banner)
         _copy(FIRMWARE_DIR / "board", src / "board", ("kws_nano33ble.cpp",))
         _copy(FIRMWARE_DIR / "emulator", src / "emulator", (*EMULATOR_PLATFORM, "kws_main.c"))
-        _copy(FIRMWARE_DIR / "runtime", src / "runtime", ("tinyml_runtime.h", "tinyml_runtime.c"))
+        _copy(FIRMWARE_DIR / "runtime", src / "runtime", RUNTIME_SOURCES)
         (tmp / "platformio.ini").write_text(template_env("kws").get_template("platformio.ini.j2").render(values))
         write_marker(tmp, KIND, summary)
         if (out_dir / ".pio").is_dir():  # keep PlatformIO's build cache between runs

@@ -153,10 +153,10 @@ def generate(model_path: Path, out: Path, *, board: str = "nano33ble", margin_pe
 
 def copy_runtime(dst: Path) -> None:
     """The firmware core (protocol) both the board and the emulator build."""
-    from tinyml.firmware import FIRMWARE_DIR
+    from tinyml.firmware import FIRMWARE_DIR, RUNTIME_SOURCES
 
     dst.mkdir(parents=True, exist_ok=True)
-    for name in ("tinyml_runtime.h", "tinyml_runtime.c"):
+    for name in RUNTIME_SOURCES:
         shutil.copyfile(FIRMWARE_DIR / "runtime" / name, dst / name)
 
 

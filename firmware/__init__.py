@@ -9,6 +9,8 @@ from pathlib import Path
 FIRMWARE_DIR = Path(__file__).resolve().parent
 TEMPLATES = FIRMWARE_DIR / "templates"
 AOT_SOURCES = FIRMWARE_DIR / "aot"  # the AOT backend's kernels, copied as they are
+# runtime/: the protocol (version, event lines) and the model firmware's core, copied as they are
+RUNTIME_SOURCES = ("tinyml_protocol.h", "tinyml_runtime.h", "tinyml_runtime.c")
 
 
 def template_env(folder: str):

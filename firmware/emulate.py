@@ -22,7 +22,7 @@ from typing import Iterator
 import tinyml
 from tinyml.artifacts import atomic_dir
 from tinyml.errors import TinymlError, expected
-from tinyml.firmware import FIRMWARE_DIR, render_tree, template_env
+from tinyml.firmware import FIRMWARE_DIR, RUNTIME_SOURCES, render_tree, template_env
 from tinyml.firmware.emulate_profile import INFERENCE_TAG, PROFILE_FLAG, SPANS, aot_marked_ops
 from tinyml.firmware.emulate_profile import profile as profile_ops
 
@@ -70,7 +70,7 @@ def add_emulator_sources(model_path: Path, src: Path) -> dict:
     for name in EMULATOR_PLATFORM + ("model_main.c",):
         shutil.copyfile(FIRMWARE_DIR / "emulator" / name, src / "emulator" / name)
     (src / "runtime").mkdir(parents=True, exist_ok=True)
-    for name in ("tinyml_runtime.h", "tinyml_runtime.c"):
+    for name in RUNTIME_SOURCES:
         shutil.copyfile(FIRMWARE_DIR / "runtime" / name, src / "runtime" / name)
     return summary
 

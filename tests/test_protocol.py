@@ -51,3 +51,24 @@ def test_silence_times_out_instead_of_hanging():
     device = Device(_port(b"only logs\n"), timeout_s=0.3)
     with pytest.raises(DeviceError, match="within 0.3 s"):
         device.hello()
+
+
+def test_the_firmware_writes_the_version_the_host_reads():
+    import ast
+    import re
+    import subprocess
+
+    from tinyml.evaluate.protocol import VERSION
+    from tinyml.firmware import FIRMWARE_DIR
+
+    header = (FIRMWARE_DIR / "runtime" / "tinyml_protocol.h").read_text()
+    assert re.search(r"#define TINYML_PROTOCOL_VERSION (\d+)\n", header).group(1) == str(VERSION)
+    # every event line of every app starts from the header's macro: no version written by hand
+    for path in FIRMWARE_DIR.rglob("*"):
+        if path.suffix in (".c", ".cpp", ".h", ".j2") and path.name != "tinyml_protocol.h":
+            assert '\\"v\\":' not in path.read_text(), path
+    # and the macro expands to what parse_line reads
+    done = subprocess.run(["cpp", "-P", "-I", str(FIRMWARE_DIR / "runtime"), "-"], capture_output=True, text=True,
+                          input='#include "tinyml_protocol.h"\nTINYML_EVENT("hello") "}"\n', check=True)
+    literal = ast.literal_eval(" ".join(done.stdout.split()))  # adjacent literals join, in C and in Python
+    assert parse_line(literal.encode()) == {"v": VERSION, "event": "hello"}

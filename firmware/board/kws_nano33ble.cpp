@@ -19,6 +19,7 @@
 #include <PDM.h>
 
 #include "tinyml_kws.h"
+#include "tinyml_protocol.h"
 #include "tinyml_model.h"
 
 #ifndef TINYML_MODEL_NAME
@@ -83,7 +84,7 @@ void print_labels_array(const T *values) {
 }
 
 void on_inference(void *, const tm_kws_inference *e) {
-  Serial.print("TINYML {\"v\":1,\"event\":\"inference\",\"index\":");
+  Serial.print(TINYML_EVENT("inference") ",\"index\":");
   Serial.print(e->index);
   Serial.print(",\"hop\":");
   Serial.print(e->hop);
@@ -101,7 +102,7 @@ void on_inference(void *, const tm_kws_inference *e) {
 }
 
 void on_detection(void *, const tm_kws_detection *d) {
-  Serial.print("TINYML {\"v\":1,\"event\":\"detection\",\"label\":\"");
+  Serial.print(TINYML_EVENT("detection") ",\"label\":\"");
   Serial.print(tm_kws_labels[d->label]);
   Serial.print("\",\"label_index\":");
   Serial.print(d->label);
@@ -117,7 +118,7 @@ void on_detection(void *, const tm_kws_detection *d) {
 }
 
 void hello(const tm_kws_params &p) {
-  Serial.print("TINYML {\"v\":1,\"event\":\"hello\",\"app\":\"kws\",\"model\":\"" TINYML_MODEL_NAME
+  Serial.print(TINYML_EVENT("hello") ",\"app\":\"kws\",\"model\":\"" TINYML_MODEL_NAME
                "\",\"board\":\"nano33ble\",\"clock\":\"us\",\"labels\":[");
   for (int i = 0; i < TM_KWS_NUM_LABELS; ++i) {
     Serial.print(i ? ",\"" : "\"");
@@ -145,7 +146,7 @@ void hello(const tm_kws_params &p) {
 }
 
 void error(const char *message) {
-  Serial.print("TINYML {\"v\":1,\"event\":\"error\",\"message\":\"");
+  Serial.print(TINYML_EVENT("error") ",\"message\":\"");
   Serial.print(message);
   Serial.println("\"}");
 }
@@ -157,7 +158,7 @@ void report_overrun() {
   const uint32_t dropped = g_dropped;
   interrupts();
   if (dropped == g_dropped_reported) return;
-  Serial.print("TINYML {\"v\":1,\"event\":\"overrun\",\"dropped\":");
+  Serial.print(TINYML_EVENT("overrun") ",\"dropped\":");
   Serial.print(dropped - g_dropped_reported);
   Serial.print(",\"dropped_total\":");
   Serial.print(dropped);
@@ -168,7 +169,7 @@ void report_overrun() {
 }
 
 void report_stages() {
-  Serial.print("TINYML {\"v\":1,\"event\":\"stages\",\"frames\":");
+  Serial.print(TINYML_EVENT("stages") ",\"frames\":");
   Serial.print(g_app.hops);
   Serial.print(",\"inferences\":");
   Serial.print(g_app.inferences);

@@ -71,7 +71,7 @@ static void out(const char *s) { tm_write_str(&g_rt, s); }
 static void out_u64(uint64_t v) { tm_write_u64(&g_rt, v); }
 
 static void event(const char *name) {
-  out("TINYML {\"v\":1,\"event\":\"");
+  out(TINYML_EVENT_START);
   out(name);
   out("\"");
 }
@@ -374,7 +374,7 @@ static void summary(void) {
 }
 
 static void report_fault(uint32_t pc, uint32_t cfsr) {
-  out("TINYML {\"v\":1,\"event\":\"fault\",\"pc\":\"");
+  out(TINYML_EVENT("fault") ",\"pc\":\"");
   tm_write_hex32(&g_rt, pc);
   out("\",\"cfsr\":\"");
   tm_write_hex32(&g_rt, cfsr);

@@ -91,7 +91,7 @@ void log_line(const char *text) {
 }
 
 void report_fault(uint32_t pc, uint32_t cfsr) {
-  tm_write_str(&g_runtime, "TINYML {\"v\":1,\"event\":\"fault\",\"pc\":\"");
+  tm_write_str(&g_runtime, TINYML_EVENT("fault") ",\"pc\":\"");
   tm_write_hex32(&g_runtime, pc);
   tm_write_str(&g_runtime, "\",\"cfsr\":\"");
   tm_write_hex32(&g_runtime, cfsr);
@@ -133,7 +133,7 @@ int main(void) {
   if (error != nullptr) {
     /* Answer every command with the error, so the host reads it whatever it asks. */
     for (;;) {
-      tm_write_str(&g_runtime, "TINYML {\"v\":1,\"event\":\"error\",\"message\":\"");
+      tm_write_str(&g_runtime, TINYML_EVENT("error") ",\"message\":\"");
       tm_write_str(&g_runtime, error);
       tm_write_str(&g_runtime, "\"}\n");
       c = mps2_uart_read();

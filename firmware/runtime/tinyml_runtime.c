@@ -38,7 +38,7 @@ static void write_sizes(const tm_runtime *rt, size_t (*bytes)(int), int count) {
 }
 
 static void event(const tm_runtime *rt, const char *name) {
-  tm_write_str(rt, "TINYML {\"v\":1,\"event\":\"");
+  tm_write_str(rt, TINYML_EVENT_START);
   tm_write_str(rt, name);
   tm_write_str(rt, "\"");
 }

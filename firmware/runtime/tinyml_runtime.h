@@ -22,11 +22,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tinyml_protocol.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define TINYML_PROTOCOL_VERSION 1
 
 typedef struct {
   /* transport */
