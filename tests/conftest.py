@@ -16,6 +16,15 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO.parent / "shared" / "reference"
 REQUIRE_TOOLS = os.environ.get("TINYML_REQUIRE_TOOLS") == "1"
+# Fixtures that train or convert a model. A test using one, directly or through another fixture, is
+# marked slow here, so `-m "not slow"` skips everything that trains, as the README says.
+TRAINING_FIXTURES = frozenset({"demo_project", "kws_project", "trained", "kws_model", "kws_demo"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if TRAINING_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 def need(condition: bool, reason: str) -> None:
