@@ -42,7 +42,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 # PlatformIO's SCons and the ARM toolchain as local packages, so the emulator builds offline.
 offline: $(VENV)/.installed system
-	@$(BIN)/python -m tinyml.firmware.offline
+	@$(BIN)/python -m tinyml.host.offline
 
 demo: setup
 	$(BIN)/tinyml demo

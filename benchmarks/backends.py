@@ -38,7 +38,7 @@ def o2_target():
     changing the build flags, so the fastest TFLM to compare against."""
     import dataclasses
 
-    from tinyml.firmware import tflm_lib
+    from tinyml.host import tflm_lib
 
     common = tuple("-O2" if f == "-Os" else f for f in tflm_lib.MPS2.common)
     return dataclasses.replace(tflm_lib.MPS2, name="mps2-O2", common=common)
@@ -128,7 +128,7 @@ def random_models(work: Path, count: int, seed: int) -> list[tuple[str, Path, st
 
 def measure(model: Path, work: Path) -> dict:
     from tinyml.errors import BadInput
-    from tinyml.firmware.emulate import emulate
+    from tinyml.evaluate.emulate import emulate
 
     row = {}
     for key, backend, kernels in BACKENDS:

@@ -21,7 +21,7 @@ from aot_memory import default_models  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
-    from tinyml.firmware.emulate import emulate
+    from tinyml.evaluate.emulate import emulate
 
     models = [Path(a) for a in argv] or default_models()
     print("| model | MACs | instructions/inference | instr/MAC | ms at 64 MHz | flash B | RAM B (data+bss) "

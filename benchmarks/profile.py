@@ -31,7 +31,7 @@ BACKENDS = (("aot", "aot"), ("tflm-cmsis-nn", "tflm"))
 
 def measure(model: Path, work: Path, inputs: int) -> dict:
     from tinyml.errors import BadInput
-    from tinyml.firmware.emulate import emulate
+    from tinyml.evaluate.emulate import emulate
 
     found = {}
     for key, backend in BACKENDS:

@@ -52,8 +52,8 @@ def bench_inference(root: Path) -> None:
     from tinyml.quantize.ptq import convert_int8
     from tinyml.quantize.tflm import Runner, quantize
     from tinyml.tf import load as load_tf
+    from tinyml.train.inputs import project_windows
     from tinyml.train.model import build_cnn
-    from tinyml.train.windows import project_windows
 
     cfg = config.load(root)
     windows = project_windows(cfg, load(root / "data"), "train")

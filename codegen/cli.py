@@ -43,7 +43,7 @@ def run(args, reporter) -> int:
                        "Leave out --backend; to run the bare model on TFLM, copy the .tflite without its .meta.json.")
     if meta is not None:
         from tinyml.codegen.kws import write_kws_project
-        from tinyml.evaluate.kws_stream import project_stream_params
+        from tinyml.detector import project_stream_params
 
         labels, params = meta
         summary = write_kws_project(model, Path(args.out) if args.out else paths.firmware, labels, params,

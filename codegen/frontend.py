@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 
 import tinyml
+from tinyml.artifacts import render_tree
+from tinyml.c_names import c_float
 from tinyml.codegen.aot.host import HOST_FLAGS
-from tinyml.codegen.c_names import c_float
 from tinyml.errors import TinymlError, expected
-from tinyml.firmware import FIRMWARE_DIR, render_tree
+from tinyml.paths import FIRMWARE_DIR
 from tinyml.train.frontend import FrontendParams, mel_matrix, window
 
 FRONTEND_SOURCES = FIRMWARE_DIR / "frontend"  # copied as they are

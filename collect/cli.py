@@ -7,6 +7,8 @@ imported from its archive, a copy of it or its extracted folder: --from), or oth
 tools' files (--import: GestureToEmoji CSV, Edge Impulse JSON/CBOR/CSV, magic_wand text,
 CSV; docs/importing.md). Every recording is written atomically and the manifest updated
 after each; loss is counted, reported and written down. An import is all or nothing.
+
+`tinyml export --format edge-impulse DIR`: a dataset as Edge Impulse data acquisition JSON (collect/export.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tinyml import config
-from tinyml.collect.dataset import LABEL_RULE, SPLITS
+from tinyml.collect.dataset import LABEL_RULE, SPLITS, load
+from tinyml.collect.export import FOLDERS, export_edge_impulse
+from tinyml.collect.export import FORMATS as EXPORT_FORMATS
 from tinyml.collect.importers import FORMATS as IMPORT_FORMATS
 from tinyml.collect.importers import IMUS
 from tinyml.collect.keywords import DEFAULT_PER_CLASS as KEYWORDS_PER_CLASS
@@ -153,5 +157,25 @@ def _import(args, out: Path, reporter) -> int:
     units = "/".join(dict.fromkeys(first.units))
     reporter.info(f"imported {len(items)} recordings ({labels}; {splits}) at {first.sample_rate} Hz, "
                   f"{','.join(first.axes)} in {units}, {args.imu} frame, to {out}")
+    print(out)
+    return 0
+
+
+def add_export_arguments(p) -> None:
+    p.add_argument("data", nargs="?", metavar="DIR", help="dataset folder (default: <project>/data)")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default=EXPORT_FORMATS[0],
+                   help="edge-impulse: data acquisition JSON, one file per recording (default)")
+    p.add_argument("-o", "--out", help="output folder (default: DIR-edge-impulse beside DIR); a previous "
+                                       "export there is replaced")
+    p.add_argument("-C", "--project", default=".", help="project folder (default: .)")
+
+
+def run_export(args, reporter) -> int:
+    data = Path(args.data) if args.data else ProjectPaths(Path(args.project)).data
+    out = Path(args.out) if args.out else data.with_name(data.name + "-edge-impulse")
+    written = export_edge_impulse(load(data), out, reporter)
+    per_folder = {f: sum(1 for p in written if p.parent.name == f) for f in dict.fromkeys(FOLDERS.values())}
+    reporter.info(f"exported {len(written)} recordings ({', '.join(f'{f}/ {n}' for f, n in per_folder.items())}) "
+                  f"as Edge Impulse acquisition JSON to {out}")
     print(out)
     return 0

@@ -1,4 +1,5 @@
-"""`tinyml export --format edge-impulse DIR`: a dataset as Edge Impulse data acquisition JSON.
+"""What `tinyml export --format edge-impulse DIR` writes (the command is in collect/cli.py): a dataset as
+Edge Impulse data acquisition JSON.
 
 One file per recording, `<label>.<name>.json` (Edge Impulse's uploader takes the label from the
 part before the first dot), in `training/` (train and val recordings) and `testing/` (test), the
@@ -16,10 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from tinyml.artifacts import atomic_dir, prepare_out_dir, write_marker
-from tinyml.collect.dataset import IMU_AXES, IMU_UNITS, Dataset, Recording, load
+from tinyml.collect.dataset import IMU_AXES, IMU_UNITS, Dataset, Recording
 from tinyml.collect.importers import STANDARD_GRAVITY
 from tinyml.errors import expected
-from tinyml.paths import ProjectPaths
 
 FORMATS = ("edge-impulse",)
 DEVICE_TYPE = "ARDUINO_NANO33BLE"
@@ -31,26 +31,6 @@ SENSORS = {"ax": ("accX", "m/s2", STANDARD_GRAVITY), "ay": ("accY", "m/s2", STAN
 DATASET_UNITS = dict(zip(IMU_AXES, IMU_UNITS))
 KIND = "edge-impulse-export"  # the marker's kind (tinyml/artifacts.py): only such a folder is replaced
 FOLDERS = {"train": "training", "val": "training", "test": "testing"}
-
-
-def add_arguments(p) -> None:
-    p.add_argument("data", nargs="?", metavar="DIR", help="dataset folder (default: <project>/data)")
-    p.add_argument("--format", choices=FORMATS, default=FORMATS[0],
-                   help="edge-impulse: data acquisition JSON, one file per recording (default)")
-    p.add_argument("-o", "--out", help="output folder (default: DIR-edge-impulse beside DIR); a previous "
-                                       "export there is replaced")
-    p.add_argument("-C", "--project", default=".", help="project folder (default: .)")
-
-
-def run(args, reporter) -> int:
-    data = Path(args.data) if args.data else ProjectPaths(Path(args.project)).data
-    out = Path(args.out) if args.out else data.with_name(data.name + "-edge-impulse")
-    written = export_edge_impulse(load(data), out, reporter)
-    per_folder = {f: sum(1 for p in written if p.parent.name == f) for f in dict.fromkeys(FOLDERS.values())}
-    reporter.info(f"exported {len(written)} recordings ({', '.join(f'{f}/ {n}' for f, n in per_folder.items())}) "
-                  f"as Edge Impulse acquisition JSON to {out}")
-    print(out)
-    return 0
 
 
 def export_edge_impulse(ds: Dataset, out: Path, reporter) -> list[Path]:

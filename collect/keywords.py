@@ -67,6 +67,7 @@ from tinyml.artifacts import atomic_dir
 from tinyml.collect.dataset import DatasetWriter
 from tinyml.collect.synthetic import split_for
 from tinyml.collect.voices import SHIFT, SPEAKERS, STRETCH, Spoken, shifted, synthesize
+from tinyml.config import KWS_LABELS, SILENCE, UNKNOWN
 from tinyml.errors import TinymlError, expected
 from tinyml.log import SILENT, Reporter
 
@@ -74,8 +75,7 @@ SAMPLE_RATE = 16000
 CLIP_SAMPLES = SAMPLE_RATE  # one second
 ESPEAK_RATE = 22050  # espeak-ng's own output rate
 DEFAULT_PER_CLASS = 800
-KEYWORD_LABELS = ("silence", "unknown", "yes", "no")
-SILENCE, UNKNOWN = "silence", "unknown"
+KEYWORD_LABELS = KWS_LABELS
 WORKERS = 2  # espeak-ng calls at a time
 
 # Accents (espeak-ng's English voices; the mbrola ones are not installed by `make setup`).
@@ -338,6 +338,7 @@ def plan(per_class: int, seed: int, labels: tuple[str, ...] = KEYWORD_LABELS,
 
 # --- backgrounds --------------------------------------------------------------------------------
 
+
 def _colored(rng: np.random.Generator, n: int, alpha: float) -> np.ndarray:
     """Unit-RMS noise with power falling as 1/f^alpha (0 white, 1 pink, 2 brown, <0 blue)."""
     spectrum = rng.normal(size=n // 2 + 1) + 1j * rng.normal(size=n // 2 + 1)
@@ -427,6 +428,7 @@ def background(rng: np.random.Generator, n: int = CLIP_SAMPLES) -> np.ndarray:
 
 
 # --- the microphone and the room ----------------------------------------------------------------
+
 
 def _first_order(rng: np.random.Generator, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """(b, a) of a first-order filter from its analog prototype by the bilinear transform."""

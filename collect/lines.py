@@ -3,7 +3,8 @@
 Values may be separated by commas, tabs or spaces. Lines that are not all
 numbers within float32 range (headers, log lines, nan) are skipped and counted,
 as are lines longer than `MAX_LINE_BYTES`, which are never held in memory whole.
-The sample rate is measured from arrival times over a window, unless given.
+The sample rate is given to `capture`: `--rate`, or measured once from arrival times over a window
+(`measure_rate`, collect/session.py). The skipped count is the reader's running total since it opened.
 """
 
 from __future__ import annotations

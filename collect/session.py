@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from tinyml.collect.dataset import IMU_AXES, IMU_UNITS, DatasetWriter
+from tinyml.collect.lines import LineReader
 from tinyml.collect.stream import Capture, LinkLost, Streamer, stream_for
-from tinyml.errors import BadInput, TinymlError, expected
+from tinyml.errors import BadInput, TinymlError
+from tinyml.link import find_board_port, open_link
 
 EXIT_INTERRUPTED = 130
 
@@ -17,25 +20,14 @@ EXIT_INTERRUPTED = 130
 @contextlib.contextmanager
 def open_source(args):
     """Yield an open pyserial port: --emulate, --port, or the board found by its USB IDs."""
-    import serial
-
     with contextlib.ExitStack() as stack:
         if args.emulate:
             from tinyml.collect.emulated import emulated_streamer
 
             url = stack.enter_context(emulated_streamer())
-        elif args.port:
-            url = args.port
         else:
-            from tinyml.firmware.platformio import find_board_port
-
-            url = find_board_port()
-        try:
-            port = serial.serial_for_url(url, do_not_open=True, baudrate=115200, timeout=0.2)
-            port.open()
-        except (serial.SerialException, ValueError) as exc:
-            raise expected("a serial port or pyserial URL that opens", f"'{url}' ({exc})",
-                           "Check the cable and the port name, or use --emulate.") from None
+            url = args.port or find_board_port()
+        port = open_link(url, 0.2, "Check the cable and the port name, or use --emulate.")
         stack.callback(port.close)
         yield port
 
@@ -100,16 +92,12 @@ def collect(args, out: Path, reporter, port=None) -> int:
 
 def _report_stop(why: str, done: list[str], partial, out: Path) -> None:
     """Always printed (also with --quiet): the user must know what was kept."""
-    import sys
-
     kept = f"kept {len(done)} completed recording(s) in {out}"
     lost = f"; the recording in progress ({partial[0]}, {partial[1]} samples wanted) was not written" if partial else ""
     print(f"tinyml collect: error: {why.rstrip('.')}; {kept}{lost}.", file=sys.stderr)
 
 
 def _collect_lines(args, port, writer: DatasetWriter, reporter, done: list[str]) -> int:
-    from tinyml.collect.lines import LineReader
-
     reader = LineReader(port, timeout_s=args.timeout)
     for _ in range(args.count):
         name = writer.next_name(args.label)

@@ -48,7 +48,8 @@ import numpy as np
 import tinyml
 from tinyml.artifacts import atomic_dir
 from tinyml.collect.dataset import LABEL_RULE, MANIFEST, SPLITS, DatasetWriter, read_wav_frames
-from tinyml.collect.keywords import SAMPLE_RATE, SILENCE, UNKNOWN
+from tinyml.collect.keywords import SAMPLE_RATE
+from tinyml.config import SILENCE, UNKNOWN
 from tinyml.errors import BadInput, expected
 from tinyml.log import SILENT, Reporter
 

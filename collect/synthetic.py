@@ -47,6 +47,7 @@ from typing import Callable
 import numpy as np
 
 from tinyml.collect.dataset import IMU_AXES, IMU_RANGE, IMU_UNITS, DatasetWriter
+from tinyml.errors import expected
 from tinyml.log import SILENT, Reporter
 
 RATE_HZ = 119
@@ -303,8 +304,6 @@ def write_gestures(root: str | Path, *, per_class: int = DEFAULT_PER_CLASS, seed
                    labels: tuple[str, ...] = GESTURE_NAMES, seconds: float = SECONDS,
                    reporter: Reporter = SILENT) -> Path:
     """Write the built-in gesture dataset to `root` (must not hold a dataset yet)."""
-    from tinyml.errors import expected
-
     by_name = {g.name: g for g in GESTURES}
     unknown = [name for name in labels if name not in by_name]
     if unknown:

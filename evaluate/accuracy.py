@@ -9,11 +9,11 @@ import numpy as np
 
 from tinyml.collect.dataset import ALL, Dataset, load
 from tinyml.config import Config
+from tinyml.errors import expected
 from tinyml.quantize import flatbuffer
 from tinyml.quantize.tflm import Runner, confusion_matrix
 from tinyml.train.frontend import model_frontend
-from tinyml.train.windows import project_windows
-from tinyml.errors import expected
+from tinyml.train.inputs import project_windows
 
 
 def evaluate_tflite(cfg: Config, model_path: Path, data_dir: Path, split: str = "test") -> dict:

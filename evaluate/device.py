@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinyml.errors import expected
-from tinyml.evaluate.protocol import Device
+from tinyml.protocol import Device
 from tinyml.quantize.tflm import Runner, outputs_equal
 
 

@@ -4,7 +4,7 @@
 join every recording of DIR (one folder per spoken word, as for --wav-dir) into one long stream,
 seeded: the recordings in a random order, each after a gap of GAP_S seconds filled with a quieter
 piece of a `_silence_` recording (or zeros when there is none). The detector (smoothing, threshold,
-suppression; evaluate/kws_stream.py) runs over the whole stream, and its detections are scored:
+suppression; tinyml/detector.py) runs over the whole stream, and its detections are scored:
 
 - a keyword recording is accepted when a detection of its label comes while the scores it rests on
   can hold it: after its first sample, and at most one window (frontend.clip_ms) plus the smoothing
@@ -26,8 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml.config import NOT_KEYWORDS
+from tinyml.detector import Detector, StreamParams
 from tinyml.errors import expected
-from tinyml.evaluate.kws_stream import LEAD_MS, NOT_KEYWORDS, Detector, StreamParams
+from tinyml.evaluate.kws_stream import LEAD_MS, pad_for_stream, stream_host
+from tinyml.evaluate.wav import read_wav
 from tinyml.evaluate.wav_dir import labelled_wavs
 from tinyml.log import SILENT
 
@@ -53,8 +56,6 @@ class Placed:
 def build_stream(root: Path, labels: list[str], mapping: dict[str, str], sample_rate: int,
                  seed: int) -> tuple[np.ndarray, list[Placed]]:
     """Every recording of `root` in one int16 stream, seeded; returns (pcm, the recordings' places)."""
-    from tinyml.evaluate.wav import read_wav
-
     items, word_label = labelled_wavs(root, labels, mapping)
     rng = np.random.default_rng(seed)
     clips = [read_wav(path, sample_rate) for path, _ in items]
@@ -105,7 +106,7 @@ def score(detections: list[tuple[str, int]], placed: list[Placed], total_ms: int
 
 def sweep(inferences, labels: list[str], params: StreamParams, placed: list[Placed], total_ms: int,
           sample_rate: int, window_ms: int, offset_ms: int = 0, thresholds=THRESHOLDS) -> list[dict]:
-    """score() for the detector at each threshold, run again over the same inferences (kws_stream.Inference)."""
+    """score() for the detector at each threshold, run again over the same inferences (tinyml.detector.Inference)."""
     rows = []
     for threshold in sorted(set(thresholds) | {params.threshold}):
         detector = Detector(list(labels), replace(params, threshold=threshold).checked())
@@ -155,9 +156,7 @@ def report(detections, inferences, labels: list[str], placed: list[Placed], padd
 
 def host_quality(model_bytes: bytes, labels: list[str], params, stream_params: StreamParams, root: Path,
                  mapping: dict[str, str], seed: int, reporter=SILENT) -> dict:
-    """The host detector (librosa, the TFLM interpreter, kws_stream.Detector) on `root`'s stream."""
-    from tinyml.evaluate.kws_stream import pad_for_stream, stream_host
-
+    """The host detector (librosa, the TFLM interpreter, tinyml.detector.Detector) on `root`'s stream."""
     pcm, placed = prepare(root, labels, mapping, params, seed, reporter)
     padded = pad_for_stream(pcm, params)
     host = stream_host(padded, model_bytes, labels, params, stream_params, reporter)

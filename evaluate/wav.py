@@ -17,6 +17,7 @@ from tinyml.collect.dataset import read_wav_frames
 from tinyml.errors import expected, require_file
 from tinyml.quantize.tflm import Runner, dequantize
 from tinyml.train.frontend import FrontendParams, TflmFrontend, clip_features, fit_clip, quantize_features
+from tinyml.train.frontend import read_audio_meta
 
 PREPROCESSOR = "audio_preprocessor_int8.tflite"
 
@@ -86,8 +87,6 @@ def resolve(model_path: Path, cfg, labels: list[str] | None, kind: str | None) -
     A front end other than the one the model learned from would feed it features it never saw and
     answer with confident nonsense, so that is refused, as is `logmel` for a model tinyml did not train
     (its input quantization was not fitted to our features)."""
-    from tinyml.train.frontend import read_audio_meta
-
     meta = read_audio_meta(model_path)
     if meta is not None:
         known_labels, params = meta

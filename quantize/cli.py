@@ -1,7 +1,9 @@
-"""`tinyml quantize`: model.keras -> model_int8.tflite (PTQ or QAT), with the accuracy drop measured in TFLM."""
+"""`tinyml quantize`: model.keras -> model_int8.tflite (PTQ or QAT), with the accuracy drop measured in TFLM.
+`tinyml inspect MODEL.tflite [--json]`: ops, shapes, MACs and the TFLM arena, the host's and the board's."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tinyml import config
@@ -30,4 +32,23 @@ def run(args, reporter) -> int:
     reporter.info(f"test accuracy ({result.mode}): float {result.float_accuracy:.3f}, int8 (TFLM) {result.int8_accuracy:.3f}, "
                   f"drop {result.float_accuracy - result.int8_accuracy:+.3f} on {result.test_windows} windows")
     print(result.tflite_path)
+    return 0
+
+
+def add_inspect_arguments(p) -> None:
+    p.add_argument("model", help="a .tflite flatbuffer")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--host-only", action="store_true", help="skip the board's figures (which build the board's "
+                   "TFLM library for the emulator once, then run the model under QEMU)")
+
+
+def run_inspect(args, reporter) -> int:
+    from tinyml.quantize.inspect import add_board, inspect, render, unsupported_error
+
+    report = inspect(args.model)
+    if not args.host_only:
+        add_board(report, reporter)
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    if not report["tflm_supported"]:
+        raise unsupported_error(report)
     return 0

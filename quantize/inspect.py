@@ -1,4 +1,4 @@
-"""`tinyml inspect`: what a model is and whether (and in how much RAM) TFLM runs it."""
+"""What `tinyml inspect` reports (quantize/cli.py): what a model is and whether (and in how much RAM) TFLM runs it."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tinyml.errors import BadInput
 from tinyml.quantize import flatbuffer, tflm
+from tinyml.quantize.board_compat import board_defects
 
 
 def inspect(path: str | Path) -> dict:
@@ -35,11 +36,11 @@ def add_board(report: dict, reporter=None) -> dict:
     """The board's figures beside the host's: what the board's own TFLM library (Chirale_TensorFLowLite,
     built for an emulated 32-bit Cortex-M4) registers, runs and allocates. Not measured (and said why)
     where that library, the ARM compiler or QEMU is absent."""
-    from tinyml.firmware.tflm_board import BoardLibrary
+    # The one import against the pipeline's direction (tests/test_layers.py): the board's figures are
+    # measured by running a TFLM project that codegen writes.
+    from tinyml.codegen.tflm_board import BoardLibrary
 
     lib = BoardLibrary.find(reporter=reporter)
-    from tinyml.quantize.board_compat import board_defects
-
     report.update(board_library=lib.label, board_runs=None, board_arena_bytes=None, board_arena_used_bytes=None,
                   board_note=lib.unavailable or None,
                   board_defects=board_defects(flatbuffer.read(report["model"])))

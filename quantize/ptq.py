@@ -23,7 +23,8 @@ from tinyml.quantize import flatbuffer
 from tinyml.quantize.board_compat import board_safe_lstm
 from tinyml.quantize.tflm import Runner, confusion_matrix
 from tinyml.train.frontend import model_frontend
-from tinyml.train.windows import Windows, project_windows
+from tinyml.train.inputs import project_windows
+from tinyml.train.windows import Windows
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import numpy as np
 
 from tinyml.errors import TinymlError
 from tinyml.log import captured_fd2
+from tinyml.quantize.flatbuffer import pack, parse, unpack
 
 # Large enough for every model that fits an MCU; the arena actually used is
 # reported separately and does not depend on this.
@@ -46,10 +47,8 @@ class Probe:
 def _child(model_path: str) -> dict:
     """Runs in the child: load the model, report allocations (read back from fd 2), then run it once
     on zeros, so that a model which crashes the interpreter does so here, not in the caller's process
-    (codegen and emulate run it in-process afterwards)."""
+    (codegen, through inspect, probes before it runs a model in-process)."""
     from tflite_micro import runtime
-
-    from tinyml.quantize.flatbuffer import parse
 
     data = Path(model_path).read_bytes()
     inputs = len(parse(data, Path(model_path)).inputs)
@@ -83,8 +82,6 @@ def _patched(raw: bytes, builtin_name: str, already: set[int]) -> tuple[bytes, i
     """Replace the first not-yet-patched operator code named `builtin_name` by ADD so the
     interpreter's registration lookup moves on to the next op. Returns bytes, code index, name."""
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
-
-    from tinyml.quantize.flatbuffer import pack, unpack
 
     model = unpack(raw)
     want = getattr(s.BuiltinOperator, builtin_name, None)
@@ -188,7 +185,7 @@ FLOAT_ATOL, FLOAT_RTOL = 1e-6, 1e-5
 
 
 def outputs_equal(runner: Runner, got: bytes, want: bytes) -> bool:
-    """Device output bytes vs the host's: integers exactly, float32 within FLOAT_ATOL + FLOAT_RTOL |want|."""
+    """Device output bytes vs the host's: integers exactly, floats within FLOAT_ATOL + FLOAT_RTOL |want|."""
     if len(got) != len(want):
         return False
     offset = 0
@@ -211,8 +208,6 @@ class Runner:
 
     def __init__(self, model_bytes: bytes, arena_bytes: int | None = None):
         from tflite_micro import runtime
-
-        from tinyml.quantize.flatbuffer import parse
 
         # The interpreter segfaults on an out-of-range tensor index: count from the flatbuffer.
         info = parse(model_bytes, Path("<model>"))

@@ -15,7 +15,7 @@ from tinyml.quantize import flatbuffer
 from tinyml.quantize.inspect import inspect
 from tinyml.quantize.tflm import Runner, quantize, seeded_inputs
 from tinyml.train.frontend import FrontendParams, TflmFrontend
-from tinyml.train.windows import project_windows
+from tinyml.train.inputs import project_windows
 
 import models
 from conftest import one_error_line, tool

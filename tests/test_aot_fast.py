@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tinyml.codegen.aot.lower import lower
-from tinyml.firmware.emulate import emulate
+from tinyml.evaluate.emulate import emulate
 from tinyml.quantize import flatbuffer
 
 import models

@@ -1,5 +1,5 @@
 """Every generated board project compiles for the Nano 33 BLE against the real Arduino mbed core
-(firmware/board_check.py): each translation unit of each board env, PlatformIO's and arduino-cli's
+(tinyml/host/board_check.py): each translation unit of each board env, PlatformIO's and arduino-cli's
 flags, warnings on; and the check does fail on a warning, an error or a float printf.
 
 Also the streamer's hello: its scales are JSON numbers written by tm_format_float (no printf %f,
@@ -33,7 +33,7 @@ def board(reference):
     need((CORE / "variants" / "ARDUINO_NANO33BLE" / "includes.txt").is_file(),
          f"the Arduino mbed core is absent: {CORE}")
     tool("arm-none-eabi-g++")
-    from tinyml.firmware import board_check
+    from tinyml.host import board_check
 
     return board_check
 
@@ -119,6 +119,7 @@ def test_the_aot_files_compile_clean_with_the_boards_c_flags(board, projects, fl
 
 
 # ---- the check can fail ----
+
 
 def _streamer_copy(projects, tmp_path: Path, extra_flags: str = "") -> Path:
     project = tmp_path / "streamer"
@@ -272,7 +273,7 @@ int main(void) {
 def test_format_float_on_the_cortex_m4_with_newlib_nano_matches_the_host(formatter, tmp_path):
     """The device's libc as PlatformIO links it (nano.specs, no -u _printf_float): %.9f prints nothing
     there, the reason for the formatter; tm_format_float prints what it prints on the host."""
-    from tinyml.firmware.emulate import connect, running
+    from tinyml.host.qemu import connect, running
 
     gcc = tool("arm-none-eabi-gcc")
     tool("qemu-system-arm")
@@ -305,6 +306,7 @@ def test_format_float_on_the_cortex_m4_with_newlib_nano_matches_the_host(formatt
 
 
 # ---- link check: everything the board links but libmbed.a ----
+
 
 def _assert_links(board, project: Path) -> dict:
     report = board.link_check(project, "nano33ble")

@@ -5,8 +5,10 @@ import jinja2
 import numpy as np
 import pytest
 
+from tinyml.artifacts import render_tree
 from tinyml.cli import main
-from tinyml.codegen.project import generate, plan_arena, render_tree
+from tinyml.codegen.project import generate
+from tinyml.codegen.tflm_core import plan_arena
 from tinyml.quantize.inspect import inspect
 
 from conftest import one_error_line, tool
@@ -117,7 +119,7 @@ def test_self_check_vectors_match_litert_reference(project, model):
 
 
 def test_every_rendered_file_carries_the_banner(project):
-    from tinyml.firmware import TEMPLATES
+    from tinyml.paths import TEMPLATES
 
     rendered = [project / t.relative_to(TEMPLATES / "nano33ble").with_suffix("")
                 for t in (TEMPLATES / "nano33ble").rglob("*.j2")]

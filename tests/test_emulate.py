@@ -9,10 +9,12 @@ import time
 import pytest
 
 from tinyml.cli import main
+from tinyml.codegen.emulator import write_project
 from tinyml.errors import BadInput
-from tinyml.evaluate.protocol import DeviceError
-from tinyml.firmware.emulate import emulate, running, write_project
-from tinyml.firmware.platformio import build
+from tinyml.evaluate.emulate import emulate
+from tinyml.host.platformio import build
+from tinyml.host.qemu import running
+from tinyml.protocol import DeviceError
 
 import models
 from conftest import one_error_line, tool
@@ -54,7 +56,7 @@ def test_micro_speech_on_qemu(reference, tmp_path):
 
 def test_generated_project_builds_offline_with_plain_pio(demo_project, tmp_path):
     """`pio run -e emulator` in the project `tinyml codegen` wrote, with PlatformIO's own defaults."""
-    from tinyml.firmware.offline import prepare
+    from tinyml.host.offline import prepare
 
     prepare()  # what `make setup` runs
     project = demo_project / "build" / "firmware"

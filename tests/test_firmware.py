@@ -4,8 +4,8 @@ import pytest
 
 from tinyml.cli import main
 from tinyml.errors import BadInput
-from tinyml.firmware import platformio
-from tinyml.firmware.platformio import check_budget, elf_sizes
+from tinyml.host.platformio import check_budget, elf_sizes
+from tinyml.link import find_board_port
 
 from conftest import one_error_line, tool
 
@@ -56,4 +56,4 @@ def test_no_board_on_usb_is_one_line(monkeypatch):
 
     monkeypatch.setattr(list_ports, "comports", lambda: [])
     with pytest.raises(BadInput, match="serial ports: none"):
-        platformio.find_board_port()
+        find_board_port()

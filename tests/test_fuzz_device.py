@@ -19,7 +19,7 @@ import pytest
 from conftest import need, tool
 from fuzz import campaign as fz
 from tinyml.collect import frames as fr
-from tinyml.evaluate.protocol import parse_line
+from tinyml.protocol import parse_line
 
 SEED = 20240601
 INPUTS = 300  # per parser and test run: about two seconds each
@@ -148,6 +148,7 @@ def test_a_bad_input_line_is_answered_before_the_host_sends_more(harness):
 
 
 # ---- the KWS app: overlong lines, bad hex, partial lines ----
+
 
 def test_kws_overlong_lines_are_heard_or_refused_and_the_next_command_is_answered(harness):
     samples = 25 * fz.CHUNK + 3  # one audio line far longer than any buffer: heard CHUNK samples at a time

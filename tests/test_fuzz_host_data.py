@@ -465,7 +465,8 @@ def no_model(labels=("yes", "no")):
         return np.zeros(params.frames * params.mel_bands, dtype=np.int8)
 
     with mock.patch.object(ev, "Runner", Interpreter), mock.patch.object(ev, "model_features", features), \
-            mock.patch("tinyml.train.frontend.read_audio_meta", return_value=(list(labels), params)):
+            mock.patch("tinyml.train.frontend.read_audio_meta", return_value=(list(labels), params)), \
+            mock.patch.object(ev, "read_audio_meta", return_value=(list(labels), params)):
         yield
 
 

@@ -365,6 +365,7 @@ def test_mutants_on_the_board_path(reference, model, what, tmp_path, capsys):
 # each gave a traceback, a segfault or a wrong exit code, but for zero_scale, negative_dim and
 # zero_point_out_of_int8, which are here as the neighbours of those.
 
+
 def _edited(model: str, edit) -> bytes:
     from tinyml.quantize.flatbuffer import pack, unpack
 
@@ -452,6 +453,7 @@ def test_stride_zero_is_refused_by_the_aot_backend(reference, host_only, tmp_pat
 
 
 # ---- the sidecar (.meta.json) of a keyword-spotting model ----
+
 
 def _valid_meta() -> dict:
     from tinyml.train.frontend import FrontendParams, audio_meta
@@ -693,7 +695,7 @@ def test_a_folder_platformio_cannot_build_in_is_refused_in_one_line(reference, t
 
 
 def test_the_default_emulator_folder_of_a_dollar_name_builds(tmp_path):
-    from tinyml.firmware.emulate import check_project_path, default_project_name
+    from tinyml.evaluate.emulate import check_project_path, default_project_name
 
     assert default_project_name("a$b\tc") == "a_b_c"
     check_project_path(tmp_path / default_project_name("price $5"))

@@ -59,6 +59,7 @@ def _files(root: Path) -> set[str]:
 
 # ---- TFLM's micro_speech through the TFLM front end ----
 
+
 def test_micro_speech_answers_yes_no_silence_silence(micro, capsys):
     assert main(["evaluate", _model(micro), "--wav", *_clips(micro), "--frontend", "tflm",
                  "--labels", ",".join(LABELS)]) == 0
@@ -86,6 +87,7 @@ def test_micro_speech_json_scores_are_probabilities_and_the_label_is_their_argma
 
 
 # ---- bad input: exit 2, one line on stderr, nothing written ----
+
 
 def _bad_rate(micro, tmp):
     return ["--wav", str(_write_wav(tmp / "8k.wav", rate=8000)), "--frontend", "tflm", "--labels", ",".join(LABELS)]
@@ -163,6 +165,7 @@ def test_demo_takes_wav_only_with_the_kws_task(micro, tmp_path, capsys):
 
 # ---- configuration ----
 
+
 def test_init_kws_writes_the_audio_sections_and_no_window(tmp_path, capsys):
     assert main(["init", "k", "--task", "kws"]) == 0
     doc = tomllib.loads((tmp_path / "k" / "tinyml.toml").read_text())
@@ -209,6 +212,7 @@ def test_an_environment_variable_overrides_the_kws_section(tmp_path, monkeypatch
 
 
 # ---- built-in data and a tiny run of every stage ----
+
 
 def _run(argv: list[str]) -> tuple[int, str]:
     """main(argv) with its stdout."""
@@ -423,7 +427,7 @@ def test_a_model_keeps_the_front_end_recorded_beside_it(project, tmp_path):
     from tinyml.collect.dataset import load
     from tinyml.train.audio import clip_pcm
     from tinyml.train.frontend import FrontendParams, audio_meta, fit_clip, logmel, model_frontend
-    from tinyml.train.windows import project_windows
+    from tinyml.train.inputs import project_windows
 
     cfg = config.load(project, environ={})
     assert cfg["frontend.normalize"] == "mean"

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinyml.detector import Inference, StreamParams
 from tinyml.evaluate import kws_quality as q
-from tinyml.evaluate.kws_stream import Inference, StreamParams
 
 LABELS = ["silence", "unknown", "yes", "no"]
 RATE = 16000

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import serial
 
+from tinyml.detector import Detection, Detector, StreamParams, check_kws_model, time_ms
 from tinyml.errors import BadInput
-from tinyml.evaluate.kws_stream import (Detection, Detector, StreamParams, check_kws_model, pad_for_stream,
-                                        stream_host, stream_logmel, time_ms)
+from tinyml.evaluate.kws_stream import pad_for_stream, stream_logmel
 from tinyml.train.frontend import FrontendParams, logmel, normalized, quantize_features
 
 from conftest import tool
@@ -42,6 +42,7 @@ def _wav(reference, name):
 
 
 # ---- the test model: a small KWS CNN trained in seconds on windows of the reference clips ----
+
 
 def _training_windows(reference):
     """Windows of each padded clip as the stream produces them: the clip's label while the window
@@ -122,6 +123,7 @@ def test_pad_for_stream_puts_the_clip_between_zeros():
 
 
 # ---- smoothing and detection on constructed score sequences ----
+
 
 def _run(scores, params, labels=LABELS, hop_ms=20):
     """Feed int8 score vectors, one per inference at hops infer_every, 2*infer_every, ..."""
@@ -359,6 +361,7 @@ def test_normalized_windows_do_not_change_with_the_level():
 
 # ---- the model checks ----
 
+
 def test_a_model_of_another_shape_is_refused_and_nothing_is_written(reference, tmp_path):
     from tinyml.codegen.kws import write_kws_project
 
@@ -387,9 +390,10 @@ def test_an_output_that_is_not_an_int8_softmax_is_refused(kws_model, tmp_path):
 
 # ---- the host side of the protocol, on canned bytes ----
 
+
 def test_kws_device_reads_torn_lines_and_keeps_log_lines():
-    from tinyml.evaluate.protocol import DeviceError
-    from tinyml.firmware.emulate_kws import KwsDevice
+    from tinyml.protocol import DeviceError
+    from tinyml.protocol import KwsDevice
 
     port = serial.serial_for_url("loop://", timeout=0.05)
     dev = KwsDevice(port, timeout_s=1)
@@ -416,7 +420,7 @@ def test_kws_device_reads_torn_lines_and_keeps_log_lines():
 def test_device_scores_and_detections_equal_the_host_on_real_recordings(kws_model, reference, tmp_path):
     tool("qemu-system-arm")
     tool("arm-none-eabi-gcc")
-    from tinyml.firmware.emulate_kws import emulate_kws
+    from tinyml.evaluate.emulate_kws import emulate_kws
 
     wavs = [reference / "micro_speech" / f"{name}_1000ms.wav" for name in CLIPS]
     # 0.6 s of each stream over the UART (0.1 s of the recording in it), the rest through semihosting
@@ -451,9 +455,9 @@ def test_device_scores_and_detections_equal_the_host_on_real_recordings(kws_mode
 
     # The firmware side of the protocol: a bad line gets an error event; the samples before the
     # bad digit of an audio line were heard.
-    from tinyml.evaluate.protocol import DeviceError
-    from tinyml.firmware.emulate import connect, running
-    from tinyml.firmware.emulate_kws import KwsDevice
+    from tinyml.host.qemu import connect, running
+    from tinyml.protocol import DeviceError
+    from tinyml.protocol import KwsDevice
 
     with running(tmp_path / "kws" / ".pio" / "build" / "emulator" / "firmware.elf") as (url, proc):
         link = connect(url, proc)
@@ -471,6 +475,6 @@ def test_device_scores_and_detections_equal_the_host_on_real_recordings(kws_mode
         dev.send_audio(np.ones(5 * FE.hop, np.int16), [FE.hop * 5])
         events = dev.end_stream()
         assert [e["event"] for e in events] == ["inference", "reset"] and events[-1]["hops"] == 5
-        assert dev.quit()[-1]["streams"] == 2
+        assert dev.quit()["streams"] == 2
         link.close()
         assert proc.wait(timeout=10) == 0

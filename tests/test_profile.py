@@ -6,9 +6,9 @@ import pytest
 
 from tinyml.cli import main
 from tinyml.errors import TinymlError
-from tinyml.firmware import tflm_lib
-from tinyml.firmware.emulate import emulate
-from tinyml.firmware.emulate_profile import render_profile, spans_per_inference
+from tinyml.evaluate.emulate import emulate
+from tinyml.host import tflm_lib
+from tinyml.host.profile import render_profile, spans_per_inference
 from tinyml.quantize import flatbuffer
 
 import models

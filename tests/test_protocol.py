@@ -3,7 +3,7 @@
 import pytest
 import serial
 
-from tinyml.evaluate.protocol import Device, DeviceError, parse_line
+from tinyml.protocol import Device, DeviceError, parse_line
 
 
 def test_log_lines_are_not_events():
@@ -54,12 +54,10 @@ def test_silence_times_out_instead_of_hanging():
 
 
 def test_the_firmware_writes_the_version_the_host_reads():
-    import ast
     import re
-    import subprocess
 
-    from tinyml.evaluate.protocol import VERSION
-    from tinyml.firmware import FIRMWARE_DIR
+    from tinyml.paths import FIRMWARE_DIR
+    from tinyml.protocol import VERSION
 
     header = (FIRMWARE_DIR / "runtime" / "tinyml_protocol.h").read_text()
     assert re.search(r"#define TINYML_PROTOCOL_VERSION (\d+)\n", header).group(1) == str(VERSION)
@@ -67,8 +65,43 @@ def test_the_firmware_writes_the_version_the_host_reads():
     for path in FIRMWARE_DIR.rglob("*"):
         if path.suffix in (".c", ".cpp", ".h", ".j2") and path.name != "tinyml_protocol.h":
             assert '\\"v\\":' not in path.read_text(), path
-    # and the macro expands to what parse_line reads
-    done = subprocess.run(["cpp", "-P", "-I", str(FIRMWARE_DIR / "runtime"), "-"], capture_output=True, text=True,
-                          input='#include "tinyml_protocol.h"\nTINYML_EVENT("hello") "}"\n', check=True)
-    literal = ast.literal_eval(" ".join(done.stdout.split()))  # adjacent literals join, in C and in Python
-    assert parse_line(literal.encode()) == {"v": VERSION, "event": "hello"}
+
+
+PROTOCOL_PROGRAM = r"""
+#include <stdio.h>
+#include "tinyml_protocol.h"
+static void out(const char *data, size_t n) { fwrite(data, 1, n, stdout); }
+int main(void) {
+  tm_event_begin(out, "hello");
+  tm_field_str(out, "model", "m");
+  tm_field_u64(out, "arena_bytes", 18446744073709551615ull);
+  tm_event_end(out);
+  tm_event_error(out, "unknown command");
+  tm_event_fault(out, 0x0800abcdu, 0x100u);
+  fputs(TINYML_EVENT("detection") ",\"label\":\"yes\"}\n", stdout);
+  return 0;
+}
+"""
+
+
+def test_the_firmware_event_writer_writes_what_the_host_parses(tmp_path):
+    """tinyml_protocol.c, the one event writer of every firmware app, compiled for the host and read back
+    by parse_line, the host's only reader."""
+    import shutil
+    import subprocess
+
+    from conftest import need
+    from tinyml.paths import FIRMWARE_DIR
+
+    need(shutil.which("gcc") is not None, "gcc (host C compiler) is not installed")
+    runtime = FIRMWARE_DIR / "runtime"
+    (tmp_path / "main.c").write_text(PROTOCOL_PROGRAM)
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(runtime), str(tmp_path / "main.c"),
+                    str(runtime / "tinyml_protocol.c"), "-o", str(tmp_path / "events")], check=True)
+    lines = subprocess.run([str(tmp_path / "events")], capture_output=True, check=True).stdout.splitlines(keepends=True)
+    assert [parse_line(line) for line in lines] == [
+        {"v": 1, "event": "hello", "model": "m", "arena_bytes": 2 ** 64 - 1},
+        {"v": 1, "event": "error", "message": "unknown command"},
+        {"v": 1, "event": "fault", "pc": "0x0800abcd", "cfsr": "0x00000100"},
+        {"v": 1, "event": "detection", "label": "yes"},
+    ]

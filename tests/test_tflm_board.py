@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from tinyml.cli import main
-from tinyml.evaluate.protocol import Device, DeviceError
-from tinyml.firmware import tflm_lib
-from tinyml.firmware.emulate import connect, running
-from tinyml.firmware.platformio import build
-from tinyml.firmware.tflm_board import BoardLibrary, builtin_methods, write_project
+from tinyml.codegen.tflm_board import BoardLibrary, builtin_methods, write_project
+from tinyml.host import tflm_lib
+from tinyml.host.platformio import build
+from tinyml.host.qemu import connect, running
+from tinyml.protocol import Device, DeviceError
 from tinyml.quantize import flatbuffer
 
 import models

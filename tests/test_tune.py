@@ -13,8 +13,8 @@ from conftest import one_error_line, tool
 from tinyml import config
 from tinyml.cli import main
 from tinyml.errors import BadInput
-from tinyml.train import tune_space
-from tinyml.train.tune_space import Budget
+from tinyml.tune import space as tune_space
+from tinyml.tune.space import Budget
 
 EPOCHS = 4
 TRIALS = 3

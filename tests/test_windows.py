@@ -34,7 +34,7 @@ def test_recordings_shorter_than_a_window_are_refused(tmp_path):
 
 def test_dataset_rate_must_match_the_project(tmp_path):
     from tinyml import config
-    from tinyml.train.windows import project_windows
+    from tinyml.train.inputs import project_windows
 
     cfg = config.load(tmp_path / "project", environ={}).replace(project__labels=["a", "b"],
                                                                project__sample_rate=100)

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 import tinyml
 from tinyml.errors import expected
-from tinyml.paths import sidecar
+from tinyml.paths import FIRMWARE_DIR, RUNTIME_SOURCES, TEMPLATES, sidecar
 
 # Marks a folder tinyml generated, and as what (its JSON has a `kind`): tinyml replaces only those.
 MARKER = ".tinyml-generated"
@@ -164,3 +164,42 @@ def prepare_out_dir(out: Path, kind: str) -> None:
     if found != kind:
         raise expected(f"a folder for a {kind} output", f"'{out}' holds tinyml's {found} output",
                        "Choose another -o folder.")
+
+
+def template_env(folder: str):
+    """The Jinja2 environment for firmware/templates/<folder>: undefined values are errors."""
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES / folder)),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
+def render_tree(folder: str, out: Path, values: dict) -> list[Path]:
+    """Render every firmware/templates/<folder>/**/x.j2 to out/**/x."""
+    env = template_env(folder)
+    written = []
+    for template in sorted((TEMPLATES / folder).rglob("*.j2")):
+        rel = template.relative_to(TEMPLATES / folder)
+        target = out / rel.with_suffix("")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(env.get_template(rel.as_posix()).render(**values))
+        written.append(target)
+    return written
+
+
+def copy_sources(folder: str, names, dst: Path) -> None:
+    """Copy firmware/<folder>/<name> for each name into `dst`, as they are."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copyfile(FIRMWARE_DIR / folder / name, dst / name)
+
+
+def copy_runtime(dst: Path) -> None:
+    """The firmware core (protocol, runtime) every generated firmware builds."""
+    copy_sources("runtime", RUNTIME_SOURCES, dst)
+
+
+def keep_build_cache(out: Path, tmp: Path) -> None:
+    """Carry PlatformIO's build cache (.pio) from the folder being replaced into its replacement."""
+    if (out / ".pio").is_dir():
+        shutil.move(str(out / ".pio"), str(tmp / ".pio"))

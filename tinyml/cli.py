@@ -2,8 +2,9 @@
 
 The root lists every command explicitly and imports a command's module only
 when that command runs, so `tinyml --help` is instant and never imports
-TensorFlow. Each module provides `add_arguments(parser)` and
-`run(args, reporter) -> int`.
+TensorFlow. Each stage has one `cli.py` for its commands: the stage's main
+command is `add_arguments(parser)` and `run(args, reporter) -> int`, any other
+command NAME of the same stage `add_NAME_arguments` and `run_NAME`.
 """
 
 from __future__ import annotations
@@ -23,18 +24,25 @@ EXIT_STDOUT_CLOSED = 141
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("tinyml.project_cli", "create a project folder with tinyml.toml"),
     "collect": ("tinyml.collect.cli", "record a dataset from the board or the emulator, import files, or write the built-in data"),
-    "export": ("tinyml.collect.export", "a dataset as Edge Impulse data acquisition JSON"),
+    "export": ("tinyml.collect.cli", "a dataset as Edge Impulse data acquisition JSON"),
     "train": ("tinyml.train.cli", "train the Keras model on a dataset"),
-    "tune": ("tinyml.train.tune", "search model shapes under the board's budget on Ray Tune, each trial emulated"),
+    "tune": ("tinyml.tune.cli", "search model shapes under the board's budget on Ray Tune, each trial emulated"),
     "quantize": ("tinyml.quantize.cli", "full-int8 post-training quantization, checked in TFLM"),
-    "inspect": ("tinyml.quantize.inspect_cli", "ops, shapes, MACs and the exact TFLM arena of a .tflite"),
+    "inspect": ("tinyml.quantize.cli", "ops, shapes, MACs and the exact TFLM arena of a .tflite"),
     "codegen": ("tinyml.codegen.cli", "generate the model C array and a PlatformIO project"),
-    "build": ("tinyml.firmware.build_cli", "build a generated project with PlatformIO; check flash/RAM"),
-    "flash": ("tinyml.firmware.flash_cli", "build, check and upload to a Nano 33 BLE"),
-    "emulate": ("tinyml.firmware.emulate_cli", "run the model on an emulated Cortex-M4 (QEMU) and read it back"),
+    "build": ("tinyml.firmware.cli", "build a generated project with PlatformIO; check flash/RAM"),
+    "flash": ("tinyml.firmware.cli", "build, check and upload to a Nano 33 BLE"),
+    "emulate": ("tinyml.evaluate.cli", "run the model on an emulated Cortex-M4 (QEMU) and read it back"),
     "evaluate": ("tinyml.evaluate.cli", "accuracy of an int8 model on a dataset, run in TFLM"),
     "demo": ("tinyml.demo", "the whole pipeline on built-in data, no board needed"),
 }
+
+
+def command_functions(mod, name: str):
+    """(add_arguments, run) of command `name` in its stage's cli module."""
+    if hasattr(mod, f"run_{name}"):
+        return getattr(mod, f"add_{name}_arguments"), getattr(mod, f"run_{name}")
+    return mod.add_arguments, mod.run
 
 
 def _command_in(argv: list[str]) -> str | None:
@@ -56,8 +64,9 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == selected:
             mod = importlib.import_module(module)
-            mod.add_arguments(p)
-            p.set_defaults(_run=mod.run)
+            add, run = command_functions(mod, name)
+            add(p)
+            p.set_defaults(_run=run)
     return parser
 
 

@@ -43,7 +43,9 @@ class Option:
 
 
 GESTURES = ("idle", "punch", "flex", "wave", "circle")
-KWS_LABELS = ("silence", "unknown", "yes", "no")
+SILENCE, UNKNOWN = "silence", "unknown"  # keyword-spotting labels that are not keywords
+NOT_KEYWORDS = (SILENCE, UNKNOWN)
+KWS_LABELS = (*NOT_KEYWORDS, "yes", "no")
 TASKS = ("gesture", "kws")
 KWS = ("kws",)
 GESTURE = ("gesture",)
@@ -130,6 +132,12 @@ _BY_KEY = {o.key: o for o in OPTIONS}
 
 def option(key: str) -> Option:
     return _BY_KEY[key]
+
+
+def default(key: str, task: str = "gesture") -> Any:
+    """The default of `key` for a project of `task`, before any file, variable or flag: the one source
+    that code outside a project (FrontendParams, StreamParams) takes its defaults from."""
+    return TASK_DEFAULTS.get(task, {}).get(key, option(key).default)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from tinyml.config import default
 from tinyml.errors import expected
 
 MARKER = ".tinyml-demo"
@@ -22,7 +23,8 @@ def add_arguments(p) -> None:
     p.add_argument("--small", action="store_true",
                    help=f"a quick run for tests (gesture: {SMALL['per_class']} recordings per class, {SMALL['epochs']} "
                         "epochs; kws: see tinyml/demo_kws.py)")
-    p.add_argument("--seed", type=int, default=1234, help="seed for data, splits and training (default: 1234)")
+    seed = default("project.seed")
+    p.add_argument("--seed", type=int, default=seed, help=f"seed for data, splits and training (default: {seed})")
     p.add_argument("--task", choices=["gesture", "kws"], default="gesture",
                    help="gesture: IMU gestures (default); kws: keyword spotting on built-in speech (espeak-ng, "
                         "flite, festival)")
@@ -51,8 +53,8 @@ def run(args, reporter) -> int:
     from tinyml.codegen.project import generate
     from tinyml.collect.dataset import load
     from tinyml.collect.synthetic import write_gestures
+    from tinyml.evaluate.emulate import emulate
     from tinyml.evaluate.report import write_report
-    from tinyml.firmware.emulate import emulate
     from tinyml.log import Stopwatch
     from tinyml.paths import ProjectPaths
     from tinyml.quantize.inspect import inspect

@@ -22,10 +22,10 @@ def run(args, reporter, root: Path) -> int:
     from tinyml.artifacts import write_text
     from tinyml.collect.dataset import load
     from tinyml.collect.keywords import DEFAULT_PER_CLASS, write_keywords
-    from tinyml.evaluate.kws_stream import stream_params
+    from tinyml.detector import stream_params
+    from tinyml.evaluate.emulate_kws import emulate_kws
     from tinyml.evaluate.report import write_report
     from tinyml.evaluate.wav import classify_wavs
-    from tinyml.firmware.emulate_kws import emulate_kws
     from tinyml.log import Stopwatch
     from tinyml.paths import ProjectPaths
     from tinyml.quantize.inspect import inspect
@@ -120,12 +120,13 @@ def _builtin_examples(data: Path, labels: list[str], out: Path) -> list[Path]:
     import shutil
 
     from tinyml.collect.dataset import load
+    from tinyml.config import NOT_KEYWORDS
 
     dataset = load(data)
     out.mkdir(parents=True, exist_ok=True)
     picked = []
     for label in labels:
-        if label in ("silence", "unknown"):
+        if label in NOT_KEYWORDS:
             continue
         rec = next((r for r in dataset.split("test") if r.label == label), None)
         if rec is not None:

@@ -4,6 +4,8 @@ A `TinymlError` is printed as one line (no traceback) and becomes the process
 exit code. Anything else is a bug and keeps its traceback.
 """
 
+from pathlib import Path
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
@@ -31,8 +33,6 @@ def expected(what: str, received: object, todo: str | None = None) -> BadInput:
 
 def require_file(path, what: str = "a file", todo: str | None = None):
     """Return `path` as a Path if it is an existing file, else raise a one-line BadInput."""
-    from pathlib import Path
-
     p = Path(path)
     if not p.is_file():
         state = "a folder" if p.is_dir() else "no such file"

@@ -7,8 +7,17 @@ data/ (dataset + manifest.json) -> build/model.keras -> build/model_int8.tflite
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+
+# The firmware stage's folder (C sources, templates, platform files), found without importing it: in a
+# checkout it is ./firmware, in an installed package tinyml/firmware.
+FIRMWARE_DIR = Path(importlib.util.find_spec("tinyml.firmware").submodule_search_locations[0]).resolve()
+TEMPLATES = FIRMWARE_DIR / "templates"  # templates/<folder>/ mirrors a generated tree; x.j2 renders to x
+AOT_SOURCES = FIRMWARE_DIR / "aot"  # the AOT backend's kernels, copied as they are
+# runtime/: the protocol (version, event writer) and the model firmware's core, copied as they are
+RUNTIME_SOURCES = ("tinyml_protocol.h", "tinyml_protocol.c", "tinyml_runtime.h", "tinyml_runtime.c")
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,16 @@ Audio is int16; it becomes float as sample / 32768.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tinyml.errors import expected
+from tinyml.config import default
+from tinyml.errors import BadInput, expected, require_file
+from tinyml.paths import sidecar
 
 KINDS = ("logmel", "tflm")
 NORMALIZE = ("mean", "none")
@@ -31,17 +34,19 @@ NORMALIZE = ("mean", "none")
 
 @dataclass(frozen=True)
 class FrontendParams:
-    kind: str = "logmel"
-    sample_rate: int = 16000
-    window_ms: float = 30.0
-    hop_ms: float = 20.0
-    fft_size: int = 512
-    mel_bands: int = 40
-    fmin: float = 20.0
-    fmax: float = 7600.0
-    log_floor: float = 1e-6  # mel power floor before the log (audio in [-1, 1))
-    clip_ms: int = 1000  # the model sees this much audio
-    normalize: str = "none"  # "mean": each band's mean over the window removed (logmel; a project's default)
+    kind: str = default("frontend.kind", "kws")
+    sample_rate: int = default("project.sample_rate", "kws")
+    window_ms: float = default("frontend.window_ms", "kws")
+    hop_ms: float = default("frontend.hop_ms", "kws")
+    fft_size: int = default("frontend.fft_size", "kws")
+    mel_bands: int = default("frontend.mel_bands", "kws")
+    fmin: float = default("frontend.fmin", "kws")
+    fmax: float = default("frontend.fmax", "kws")
+    log_floor: float = default("frontend.log_floor", "kws")  # mel power floor before the log (audio in [-1, 1))
+    clip_ms: int = default("frontend.clip_ms", "kws")  # the model sees this much audio
+    # Raw features unless asked: a project's default ("mean": each band's mean over the window removed)
+    # is the option table's, which project_frontend passes.
+    normalize: str = "none"
 
     @property
     def window(self) -> int:
@@ -216,8 +221,6 @@ class TflmFrontend:
     starts from a fresh interpreter, as micro_speech's own evaluation does."""
 
     def __init__(self, model_path: Path):
-        from tinyml.errors import require_file
-
         self.model_path = require_file(model_path, "TFLM's audio_preprocessor_int8.tflite",
                                        "Pass --preprocessor with its path.")
         self.raw = Path(self.model_path).read_bytes()
@@ -254,11 +257,6 @@ def read_audio_meta(model_path: Path) -> tuple[list[str], FrontendParams] | None
     """(labels, front-end parameters) recorded beside a model by `tinyml train`/`quantize`, or None
     (no sidecar, or one of a model that is not for keyword spotting). A sidecar that cannot be read,
     or whose labels or front end are not what tinyml writes, is refused in one line."""
-    import json
-
-    from tinyml.errors import BadInput
-    from tinyml.paths import sidecar
-
     meta = sidecar(Path(model_path))
     if not meta.is_file():
         return None

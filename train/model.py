@@ -20,6 +20,9 @@ convolution and quantization-aware training sees the pattern it knows.
 
 from __future__ import annotations
 
+from tinyml import config
+from tinyml.errors import expected
+
 
 # The gesture cnn's shape options (tinyml.toml [model]); their defaults are the option table's.
 CNN_OPTIONS = ("conv_layers", "filters", "filters_step", "kernel", "last_kernel", "dense_units")
@@ -31,9 +34,6 @@ def build_cnn(keras, input_shape: tuple[int, ...], classes: int, **shape: int):
     the average over time, a hidden dense layer of `dense_units` (none for 0) and the class scores.
     A shape option not given takes the option table's default (tinyml/config.py): 16, 24, 32 filters
     with kernels 5, 5, 3 and 32 hidden units, the model tinyml has always built."""
-    from tinyml import config
-    from tinyml.errors import expected
-
     unknown = sorted(set(shape) - set(CNN_OPTIONS))
     if unknown:
         raise TypeError(f"build_cnn() got unknown shape options {unknown}")

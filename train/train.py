@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 
 from tinyml import tf as tfload
-from tinyml.artifacts import atomic_path, write_json, write_provenance
+from tinyml.artifacts import atomic_path, sha256_file, write_json, write_provenance
 from tinyml.collect.dataset import IMU_AXES, IMU_RANGE, MANIFEST, load
 from tinyml.config import Config
 from tinyml.log import SILENT, Reporter
+from tinyml.train import augment
 from tinyml.train.frontend import FrontendParams, audio_meta
+from tinyml.train.inputs import project_windows
 from tinyml.train.model import build
-from tinyml.train.windows import project_windows, scales_for
+from tinyml.train.windows import scales_for
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,12 @@ def train(config: Config, data_dir: Path, model_path: Path, history_path: Path,
     callbacks = [_epoch_logger(keras, reporter, epochs),
                  keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True),
                  *extra_callbacks]
-    augment = _augmentation(config, dataset)
-    if augment is not None:  # every example augmented afresh in every epoch (train/augment.py)
+    augmentation = _augmentation(config, dataset)
+    if augmentation is not None:  # every example augmented afresh in every epoch (train/augment.py)
         from tinyml.train.augment import augmented_batches
 
         batches = augmented_batches(keras, train_w.x, train_w.y, config["model.batch_size"], config["project.seed"],
-                                    augment)
+                                    augmentation)
         history = model.fit(batches, validation_data=(val_w.x, val_w.y), epochs=epochs, verbose=0,
                             callbacks=callbacks)
     else:
@@ -102,7 +104,6 @@ def _augmentation(config: Config, dataset):
     (model.augment = "none" turns either off)."""
     if config["model.augment"] == "none":
         return None
-    from tinyml.train import augment
 
     if config["project.task"] == "kws":
         return augment.warp_mel
@@ -114,8 +115,6 @@ def _augmentation(config: Config, dataset):
 
 
 def _manifest_hash(data_dir: Path) -> str:
-    from tinyml.artifacts import sha256_file
-
     return sha256_file(Path(data_dir) / MANIFEST)
 
 

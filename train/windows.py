@@ -1,9 +1,11 @@
-"""Slicing recordings into fixed-size model inputs.
+"""Slicing IMU recordings into fixed-size model inputs (a project's inputs of either task come from
+train/inputs.py; keyword spotting's clips from train/audio.py, in the same `Windows`).
 
 IMU windows are shaped [window, 1, channels] so the model can use Conv2D with
 (k, 1) kernels: tensorflow-model-optimization's quantization-aware training
 does not support Conv1D. Inputs are normalized by a fixed full scale per unit
-(not by dataset statistics), so the firmware applies the very same division.
+(not by dataset statistics), so the same division is all it takes to feed the
+model new data; the device receives inputs the host has already scaled and quantized.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ FULL_SCALE = {"g": 4.0, "dps": 500.0}
 
 @dataclass(frozen=True)
 class Windows:
-    x: np.ndarray  # float32 [n, size, 1, channels]
+    x: np.ndarray  # float32: IMU [n, size, 1, channels]; keyword clips [n, frames, mel_bands, 1]
     y: np.ndarray  # int64 [n]
     labels: tuple[str, ...]
 
@@ -44,26 +46,11 @@ def check_labels(dataset: Dataset, labels: list[str]) -> None:
                        "Set project.labels in tinyml.toml to the dataset's labels.")
 
 
-def project_windows(cfg, dataset: Dataset, split: str, frontend=None) -> Windows:
-    """The model inputs of one split, as the project's configuration defines them: IMU windows, or
-    for project.task = "kws" one log-mel clip per recording (train/audio.py), through `frontend`
-    (default: the project's; a trained model's is frontend.model_frontend)."""
-    if cfg["project.task"] == "kws":
-        from tinyml.train.audio import project_clips
-
-        return project_clips(cfg, dataset, split, params=frontend)
-    if dataset.sample_rate != cfg["project.sample_rate"]:
-        raise expected(f"recordings at project.sample_rate = {cfg['project.sample_rate']} Hz",
-                       f"{dataset.sample_rate} Hz in {dataset.root}",
-                       "Set project.sample_rate in tinyml.toml to the dataset's rate.")
-    return make_windows(dataset, split, list(cfg["project.labels"]), cfg["window.size"], cfg["window.hop"])
-
-
 def make_windows(dataset: Dataset, split: str, labels: list[str], size: int, hop: int) -> Windows:
     """Every window of `size` samples, `hop` apart, from the recordings of one split."""
     if dataset.sensor != "imu":
         raise expected("an IMU dataset for gesture training", f"sensor '{dataset.sensor}' in {dataset.root}",
-                       "Audio (kws) training is not part of this version yet.")
+                       "Set project.task = \"kws\" to train on audio.")
     check_labels(dataset, labels)
     scale = scales_for(dataset.recordings[0].units)
     xs, ys = [], []

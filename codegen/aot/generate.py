@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 
 import tinyml
-from tinyml.artifacts import atomic_dir
+from tinyml.artifacts import atomic_dir, prepare_out_dir, render_tree, write_marker
+from tinyml.c_names import c_float, comment_text
 from tinyml.codegen.aot import plan as planner
 from tinyml.codegen.aot.lower import RESHAPES, lower
-from tinyml.codegen.c_names import c_float, comment_text
-from tinyml.codegen.project import prepare_out_dir, render_tree, write_marker
-from tinyml.firmware import AOT_SOURCES
+from tinyml.paths import AOT_SOURCES
 from tinyml.quantize import flatbuffer
 from tinyml.quantize.flatbuffer import NUMPY_TYPES, ModelInfo
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyml.errors import TinymlError
-from tinyml.firmware import AOT_SOURCES
+from tinyml.paths import AOT_SOURCES
 
 HOST_FLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off"]
 

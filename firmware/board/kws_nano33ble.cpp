@@ -72,84 +72,71 @@ void on_stage(void *, tm_kws_stage stage, int begin) {
   if (stage == TM_KWS_STAGE_NETWORK) g_last_network_us = spent;
 }
 
-// One value per label as a JSON array of integers.
+// Events go out over USB serial through the protocol's writer (tinyml_protocol.h).
+void out(const char *data, size_t n) { Serial.write(reinterpret_cast<const uint8_t *>(data), n); }
+
+// One value per label as a JSON array of integers, after `,"name":`.
 template <typename T>
-void print_labels_array(const T *values) {
-  Serial.print("[");
+void labels_array(const char *name, const T *values) {
+  tm_put(out, ",\"");
+  tm_put(out, name);
+  tm_put(out, "\":[");
   for (int i = 0; i < TM_KWS_NUM_LABELS; ++i) {
-    if (i) Serial.print(",");
-    Serial.print(static_cast<int>(values[i]));
+    if (i) tm_put(out, ",");
+    tm_put_i64(out, values[i]);
   }
-  Serial.print("]");
+  tm_put(out, "]");
 }
 
 void on_inference(void *, const tm_kws_inference *e) {
-  Serial.print(TINYML_EVENT("inference") ",\"index\":");
-  Serial.print(e->index);
-  Serial.print(",\"hop\":");
-  Serial.print(e->hop);
-  Serial.print(",\"time_ms\":");
-  Serial.print(e->time_ms);
-  Serial.print(",\"status\":");
-  Serial.print(e->status < 0 ? -e->status : e->status);
-  Serial.print(",\"us\":");
-  Serial.print(g_last_network_us);
-  Serial.print(",\"scores\":");
-  print_labels_array(e->scores);
-  Serial.print(",\"smoothed\":");
-  print_labels_array(e->smoothed);
-  Serial.println("}");
+  tm_event_begin(out, "inference");
+  tm_field_u64(out, "index", e->index);
+  tm_field_u64(out, "hop", e->hop);
+  tm_field_u64(out, "time_ms", e->time_ms);
+  tm_field_u64(out, "status", e->status < 0 ? -e->status : e->status);
+  tm_field_u64(out, "us", g_last_network_us);
+  labels_array("scores", e->scores);
+  labels_array("smoothed", e->smoothed);
+  tm_event_end(out);
 }
 
 void on_detection(void *, const tm_kws_detection *d) {
-  Serial.print(TINYML_EVENT("detection") ",\"label\":\"");
-  Serial.print(tm_kws_labels[d->label]);
-  Serial.print("\",\"label_index\":");
-  Serial.print(d->label);
-  Serial.print(",\"score\":");
-  Serial.print(d->score);
-  Serial.print(",\"time_ms\":");
-  Serial.print(d->time_ms);
-  Serial.print(",\"index\":");
-  Serial.print(d->index);
-  Serial.print(",\"hop\":");
-  Serial.print(d->hop);
-  Serial.println("}");
+  tm_event_begin(out, "detection");
+  tm_field_str(out, "label", tm_kws_labels[d->label]);
+  tm_field_u64(out, "label_index", d->label);
+  tm_field_u64(out, "score", d->score);
+  tm_field_u64(out, "time_ms", d->time_ms);
+  tm_field_u64(out, "index", d->index);
+  tm_field_u64(out, "hop", d->hop);
+  tm_event_end(out);
 }
 
 void hello(const tm_kws_params &p) {
-  Serial.print(TINYML_EVENT("hello") ",\"app\":\"kws\",\"model\":\"" TINYML_MODEL_NAME
-               "\",\"board\":\"nano33ble\",\"clock\":\"us\",\"labels\":[");
+  tm_event_begin(out, "hello");
+  tm_field_str(out, "app", "kws");
+  tm_field_str(out, "model", TINYML_MODEL_NAME);
+  tm_field_str(out, "board", "nano33ble");
+  tm_field_str(out, "clock", "us");
+  tm_put(out, ",\"labels\":[");
   for (int i = 0; i < TM_KWS_NUM_LABELS; ++i) {
-    Serial.print(i ? ",\"" : "\"");
-    Serial.print(tm_kws_labels[i]);
-    Serial.print("\"");
+    tm_put(out, i ? ",\"" : "\"");
+    tm_put(out, tm_kws_labels[i]);
+    tm_put(out, "\"");
   }
-  Serial.print("],\"sample_rate\":");
-  Serial.print(TM_FE_SAMPLE_RATE);
-  Serial.print(",\"hop\":");
-  Serial.print(TM_FE_HOP);
-  Serial.print(",\"frames\":");
-  Serial.print(TM_FE_FRAMES);
-  Serial.print(TM_FE_NORMALIZE_MEAN ? ",\"normalize\":\"mean\"" : ",\"normalize\":\"none\"");
-  Serial.print(",\"infer_every\":");
-  Serial.print(p.infer_every);
-  Serial.print(",\"average\":");
-  Serial.print(p.average);
-  Serial.print(",\"threshold\":");
-  Serial.print(p.threshold);
-  Serial.print(",\"suppression_ms\":");
-  Serial.print(p.suppression_ms);
-  Serial.print(",\"arena_bytes\":");
-  Serial.print(TINYML_ARENA_BYTES);
-  Serial.println("}");
+  tm_put(out, "]");
+  tm_field_u64(out, "sample_rate", TM_FE_SAMPLE_RATE);
+  tm_field_u64(out, "hop", TM_FE_HOP);
+  tm_field_u64(out, "frames", TM_FE_FRAMES);
+  tm_field_str(out, "normalize", TM_FE_NORMALIZE_MEAN ? "mean" : "none");
+  tm_field_u64(out, "infer_every", p.infer_every);
+  tm_field_u64(out, "average", p.average);
+  tm_field_u64(out, "threshold", p.threshold);
+  tm_field_u64(out, "suppression_ms", p.suppression_ms);
+  tm_field_u64(out, "arena_bytes", TINYML_ARENA_BYTES);
+  tm_event_end(out);
 }
 
-void error(const char *message) {
-  Serial.print(TINYML_EVENT("error") ",\"message\":\"");
-  Serial.print(message);
-  Serial.println("\"}");
-}
+void error(const char *message) { tm_event_error(out, message); }
 
 // Samples the interrupt dropped since the last report, as one event; the app then hears the
 // audio on both sides of the gap as if it were continuous.
@@ -158,30 +145,23 @@ void report_overrun() {
   const uint32_t dropped = g_dropped;
   interrupts();
   if (dropped == g_dropped_reported) return;
-  Serial.print(TINYML_EVENT("overrun") ",\"dropped\":");
-  Serial.print(dropped - g_dropped_reported);
-  Serial.print(",\"dropped_total\":");
-  Serial.print(dropped);
-  Serial.print(",\"hop\":");
-  Serial.print(g_app.hops);
-  Serial.println("}");
+  tm_event_begin(out, "overrun");
+  tm_field_u64(out, "dropped", dropped - g_dropped_reported);
+  tm_field_u64(out, "dropped_total", dropped);
+  tm_field_u64(out, "hop", g_app.hops);
+  tm_event_end(out);
   g_dropped_reported = dropped;
 }
 
 void report_stages() {
-  Serial.print(TINYML_EVENT("stages") ",\"frames\":");
-  Serial.print(g_app.hops);
-  Serial.print(",\"inferences\":");
-  Serial.print(g_app.inferences);
-  Serial.print(",\"frontend_us\":");
-  Serial.print((unsigned long long)g_stage_us[TM_KWS_STAGE_FRONTEND]);
-  Serial.print(",\"frontend_max_us\":");
-  Serial.print(g_stage_max_us[TM_KWS_STAGE_FRONTEND]);
-  Serial.print(",\"network_us\":");
-  Serial.print((unsigned long long)g_stage_us[TM_KWS_STAGE_NETWORK]);
-  Serial.print(",\"network_max_us\":");
-  Serial.print(g_stage_max_us[TM_KWS_STAGE_NETWORK]);
-  Serial.println("}");
+  tm_event_begin(out, "stages");
+  tm_field_u64(out, "frames", g_app.hops);
+  tm_field_u64(out, "inferences", g_app.inferences);
+  tm_field_u64(out, "frontend_us", g_stage_us[TM_KWS_STAGE_FRONTEND]);
+  tm_field_u64(out, "frontend_max_us", g_stage_max_us[TM_KWS_STAGE_FRONTEND]);
+  tm_field_u64(out, "network_us", g_stage_us[TM_KWS_STAGE_NETWORK]);
+  tm_field_u64(out, "network_max_us", g_stage_max_us[TM_KWS_STAGE_NETWORK]);
+  tm_event_end(out);
 }
 
 }  // namespace

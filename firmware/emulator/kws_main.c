@@ -1,8 +1,9 @@
 /*
  * tinyml's keyword-spotting app on the emulator (QEMU mps2-an386, mps2.c): the
  * app core (tinyml_kws.h) fed with audio the host sends over UART0, its events
- * written back as protocol lines ("TINYML {json}", version 1, docs/protocol.md).
- * firmware/emulate_kws.py is the host side.
+ * written back as protocol lines ("TINYML {json}", docs/protocol.md) by the event
+ * writer of tinyml_protocol.h.
+ * tinyml/protocol.py (KwsDevice) is the host side.
  *
  * Host to device, one command per line:
  *   A <hex>            audio over the UART: int16 samples, each as the 4 hex digits of
@@ -14,7 +15,7 @@
  *   R                  end the stream: a "reset" event with its counts, then a fresh app
  *   H                  say hello again
  *   Q                  write the summary and stop (exit code 0 through semihosting)
- * Device to host ("TINYML " + JSON, "v":1):
+ * Device to host ("TINYML " + JSON with "v", TINYML_PROTOCOL_VERSION):
  *   hello      {"app":"kws","model","board","clock","labels":[..],"sample_rate","fft_size","hop",
  *               "frames","mel_bands","normalize","infer_every","average","threshold","suppression_ms",
  *               "arena_bytes","app_bytes"}
@@ -41,7 +42,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "tinyml_runtime.h"
+#include "tinyml_protocol.h"
 #ifndef TINYML_KWS_PROTOCOL_ONLY
 #include "mps2.h"
 #include "tinyml_kws.h"
@@ -65,47 +66,15 @@ typedef struct {
   void (*summary)(void); /* Q: the "summary" event; kws_serve returns next */
 } kws_io;
 
-static tm_runtime g_rt; /* only its writer is used: the protocol helpers of tinyml_runtime.h */
-
-static void out(const char *s) { tm_write_str(&g_rt, s); }
-static void out_u64(uint64_t v) { tm_write_u64(&g_rt, v); }
-
-static void event(const char *name) {
-  out(TINYML_EVENT_START);
-  out(name);
-  out("\"");
-}
-
-static void field(const char *name, uint64_t v) {
-  out(",\"");
-  out(name);
-  out("\":");
-  out_u64(v);
-}
-
-static void error(const char *message) {
-  event("error");
-  out(",\"message\":\"");
-  out(message);
-  out("\"}\n");
-}
-
-static int hex_value(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* Skips the rest of a line, `c` being its next character (nothing more is read when it is the
- * newline); returns 0, or -1 when the link is gone. */
-static int skip_line(const kws_io *io, int c) {
-  while (c != '\n') {
-    if (c < 0) return -1;
-    c = io->read_char();
-  }
-  return 0;
-}
+/* Events go out through the protocol's writer (tinyml_protocol.h) to the link: the UART (main), or
+ * a host harness's stdout. */
+static tm_out_fn g_out;
+static void out(const char *s) { tm_put(g_out, s); }
+static void event(const char *name) { tm_event_begin(g_out, name); }
+static void field(const char *name, uint64_t v) { tm_field_u64(g_out, name, v); }
+static void end(void) { tm_event_end(g_out); }
+static void error(const char *message) { tm_event_error(g_out, message); }
+static int skip_line(const kws_io *io, int c) { return tm_skip_line(io->read_char, c); }
 
 /* "A <hex>\n" after the A: samples go to the app CHUNK at a time, as they arrive. 0, or -1: link gone. */
 static int read_audio(const kws_io *io) {
@@ -118,7 +87,7 @@ static int read_audio(const kws_io *io) {
     if (c == '\r') c = io->read_char();
     if (c == '\n') break;
     for (k = 0; k < 4; ++k) {
-      if ((digits[k] = hex_value(c)) < 0) break;
+      if ((digits[k] = tm_hex_value(c)) < 0) break;
       if (k < 3) c = io->read_char();
     }
     if (k < 4) {
@@ -177,7 +146,7 @@ static int read_file(const kws_io *io) {
   io->file_close(fd);
   event("file");
   field("samples", samples);
-  out("}\n");
+  end();
   return 0;
 }
 
@@ -260,14 +229,7 @@ static stage_clock g_clock[2]; /* TM_KWS_STAGE_FRONTEND, TM_KWS_STAGE_NETWORK */
 static uint64_t g_last_network;
 static uint32_t g_streams, g_frames, g_inferences, g_detections;
 
-static void out_i32(int32_t v) {
-  if (v < 0) {
-    out("-");
-    out_u64((uint64_t)(-(int64_t)v));
-  } else {
-    out_u64((uint64_t)v);
-  }
-}
+static void out_i32(int32_t v) { tm_put_i64(g_out, v); }
 
 static void on_stage(void *user, tm_kws_stage stage, int begin) {
   stage_clock *c = &g_clock[stage];
@@ -302,9 +264,10 @@ static void on_inference(void *user, const tm_kws_inference *e) {
   out("],\"smoothed\":[");
   for (i = 0; i < TM_KWS_NUM_LABELS; ++i) {
     if (i) out(",");
-    out_u64(e->smoothed[i]);
+    tm_put_u64(g_out, e->smoothed[i]);
   }
-  out("]}\n");
+  out("]");
+  end();
 }
 
 static void on_detection(void *user, const tm_kws_detection *d) {
@@ -318,7 +281,7 @@ static void on_detection(void *user, const tm_kws_detection *d) {
   field("time_ms", d->time_ms);
   field("index", d->index);
   field("hop", d->hop);
-  out("}\n");
+  end();
 }
 
 static void hello(const tm_kws_params *p) {
@@ -344,7 +307,7 @@ static void hello(const tm_kws_params *p) {
   field("suppression_ms", p->suppression_ms);
   field("arena_bytes", TINYML_ARENA_BYTES);
   field("app_bytes", sizeof g_app);
-  out("}\n");
+  end();
 }
 
 static void stream_end(void) {
@@ -353,7 +316,7 @@ static void stream_end(void) {
   field("hops", g_app.hops);
   field("inferences", g_app.inferences);
   field("detections", g_app.detections);
-  out("}\n");
+  end();
 }
 
 static void summary(void) {
@@ -370,15 +333,11 @@ static void summary(void) {
   field("ram_bytes", mps2_ram_bytes());
   field("arena_bytes", TINYML_ARENA_BYTES);
   field("stack_bytes", mps2_stack_bytes());
-  out("}\n");
+  end();
 }
 
 static void report_fault(uint32_t pc, uint32_t cfsr) {
-  out(TINYML_EVENT("fault") ",\"pc\":\"");
-  tm_write_hex32(&g_rt, pc);
-  out("\",\"cfsr\":\"");
-  tm_write_hex32(&g_rt, cfsr);
-  out("\"}\n");
+  tm_event_fault(g_out, pc, cfsr);
 }
 
 static int semihost(int op, const void *args) {
@@ -437,8 +396,8 @@ static void quit(void) {
 
 int main(void) {
   static const kws_io io = {uart_read, push, semihost_open, semihost_read, semihost_close, reset, say_hello, quit};
+  g_out = mps2_uart_write;
   g_params = tm_kws_default_params();
-  g_rt.write = mps2_uart_write;
   mps2_fault_hook = report_fault;
   mps2_init();
   UART0_CTRL |= 1u << 3; /* RX interrupt on: it wakes uart_read from WFI */

@@ -34,11 +34,7 @@ static int invoke_marked(void) {
 static const tm_runtime *g_runtime;
 
 static void report_fault(uint32_t pc, uint32_t cfsr) {
-  tm_write_str(g_runtime, TINYML_EVENT("fault") ",\"pc\":\"");
-  tm_write_hex32(g_runtime, pc);
-  tm_write_str(g_runtime, "\",\"cfsr\":\"");
-  tm_write_hex32(g_runtime, cfsr);
-  tm_write_str(g_runtime, "\"}\n");
+  tm_event_fault(g_runtime->write, pc, cfsr);
 }
 
 int main(void) {

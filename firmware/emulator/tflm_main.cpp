@@ -91,11 +91,7 @@ void log_line(const char *text) {
 }
 
 void report_fault(uint32_t pc, uint32_t cfsr) {
-  tm_write_str(&g_runtime, TINYML_EVENT("fault") ",\"pc\":\"");
-  tm_write_hex32(&g_runtime, pc);
-  tm_write_str(&g_runtime, "\",\"cfsr\":\"");
-  tm_write_hex32(&g_runtime, cfsr);
-  tm_write_str(&g_runtime, "\"}\n");
+  tm_event_fault(g_runtime.write, pc, cfsr);
 }
 
 }  // namespace
@@ -133,9 +129,7 @@ int main(void) {
   if (error != nullptr) {
     /* Answer every command with the error, so the host reads it whatever it asks. */
     for (;;) {
-      tm_write_str(&g_runtime, TINYML_EVENT("error") ",\"message\":\"");
-      tm_write_str(&g_runtime, error);
-      tm_write_str(&g_runtime, "\"}\n");
+      tm_event_error(g_runtime.write, error);
       c = mps2_uart_read();
       while (c != '\n' && c >= 0) c = mps2_uart_read();
       if (c < 0) return 4;

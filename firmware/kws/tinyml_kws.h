@@ -5,7 +5,7 @@
  * layer (firmware/board/kws_nano33ble.cpp, firmware/emulator/kws_main.c)
  * feeds audio and prints the events it is called back with.
  *
- * Streaming semantics (evaluate/kws_stream.py is the host reference of the same):
+ * Streaming semantics (tinyml/detector.py states them; evaluate/kws_stream.py is the host reference):
  * - the app keeps the last TM_FE_FFT_SIZE samples, zeros before the stream starts;
  * - after every TM_FE_HOP new samples (hop k = 1, 2, ...) it computes one
  *   feature frame (float log-mel) from them and appends it to a window of the

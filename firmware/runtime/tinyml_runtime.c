@@ -1,97 +1,32 @@
 /* tinyml's firmware core: see tinyml_runtime.h. No printf, no heap. */
 #include "tinyml_runtime.h"
 
-#include <string.h>
-
 static const char kHex[] = "0123456789abcdef";
-
-void tm_write_str(const tm_runtime *rt, const char *s) { rt->write(s, strlen(s)); }
-
-void tm_write_u64(const tm_runtime *rt, uint64_t v) {
-  char buf[21];
-  int i = 20;
-  buf[i] = '\0';
-  do {
-    buf[--i] = (char)('0' + (int)(v % 10u));
-    v /= 10u;
-  } while (v);
-  rt->write(buf + i, (size_t)(20 - i));
-}
-
-void tm_write_hex32(const tm_runtime *rt, uint32_t v) {
-  char buf[10];
-  int i;
-  buf[0] = '0';
-  buf[1] = 'x';
-  for (i = 0; i < 8; ++i) buf[2 + i] = kHex[(v >> (28 - 4 * i)) & 0xfu];
-  rt->write(buf, sizeof buf);
-}
 
 static void write_sizes(const tm_runtime *rt, size_t (*bytes)(int), int count) {
   int i;
-  tm_write_str(rt, "[");
+  tm_put(rt->write, "[");
   for (i = 0; i < count; ++i) {
-    if (i) tm_write_str(rt, ",");
-    tm_write_u64(rt, bytes(i));
+    if (i) tm_put(rt->write, ",");
+    tm_put_u64(rt->write, bytes(i));
   }
-  tm_write_str(rt, "]");
-}
-
-static void event(const tm_runtime *rt, const char *name) {
-  tm_write_str(rt, TINYML_EVENT_START);
-  tm_write_str(rt, name);
-  tm_write_str(rt, "\"");
-}
-
-static void field_u64(const tm_runtime *rt, const char *name, uint64_t v) {
-  tm_write_str(rt, ",\"");
-  tm_write_str(rt, name);
-  tm_write_str(rt, "\":");
-  tm_write_u64(rt, v);
-}
-
-static void field_str(const tm_runtime *rt, const char *name, const char *v) {
-  tm_write_str(rt, ",\"");
-  tm_write_str(rt, name);
-  tm_write_str(rt, "\":\"");
-  tm_write_str(rt, v);
-  tm_write_str(rt, "\"");
+  tm_put(rt->write, "]");
 }
 
 static void hello(const tm_runtime *rt) {
-  event(rt, "hello");
-  field_str(rt, "model", rt->model);
-  field_str(rt, "board", rt->board);
-  field_str(rt, "clock", rt->clock_unit);
-  tm_write_str(rt, ",\"inputs\":");
+  tm_event_begin(rt->write, "hello");
+  tm_field_str(rt->write, "model", rt->model);
+  tm_field_str(rt->write, "board", rt->board);
+  tm_field_str(rt->write, "clock", rt->clock_unit);
+  tm_put(rt->write, ",\"inputs\":");
   write_sizes(rt, rt->input_bytes, rt->num_inputs);
-  tm_write_str(rt, ",\"outputs\":");
+  tm_put(rt->write, ",\"outputs\":");
   write_sizes(rt, rt->output_bytes, rt->num_outputs);
-  field_u64(rt, "arena_bytes", rt->arena_bytes);
-  tm_write_str(rt, "}\n");
+  tm_field_u64(rt->write, "arena_bytes", rt->arena_bytes);
+  tm_event_end(rt->write);
 }
 
-static void error(const tm_runtime *rt, const char *message) {
-  event(rt, "error");
-  field_str(rt, "message", message);
-  tm_write_str(rt, "}\n");
-}
-
-static int hex_value(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* Skips the rest of a line, `c` being its next character; returns 0, or -1 when the link dropped. */
-static int skip_line(const tm_runtime *rt, int c) {
-  while (c != '\n') {
-    if (c < 0) return -1;
-    c = rt->read_char();
-  }
-  return 0;
-}
+static int skip_line(const tm_runtime *rt, int c) { return tm_skip_line(rt->read_char, c); }
 
 /* Reads "<hex>\n" straight into the input buffers. 0 ok, 1 malformed (line consumed), -1 link gone.
  * A character that is not a hex digit ends the line's reading at once: if it is the newline, nothing
@@ -104,8 +39,8 @@ static int read_inputs(const tm_runtime *rt) {
     size_t k, n = rt->input_bytes(i);
     for (k = 0; k < n; ++k) {
       int hi, lo;
-      if ((hi = hex_value(c)) < 0) return skip_line(rt, c) < 0 ? -1 : 1;
-      if ((lo = hex_value(c = rt->read_char())) < 0) return skip_line(rt, c) < 0 ? -1 : 1;
+      if ((hi = tm_hex_value(c)) < 0) return skip_line(rt, c) < 0 ? -1 : 1;
+      if ((lo = tm_hex_value(c = rt->read_char())) < 0) return skip_line(rt, c) < 0 ? -1 : 1;
       dst[k] = (uint8_t)(hi << 4 | lo);
       c = rt->read_char();
     }
@@ -117,11 +52,11 @@ static int read_inputs(const tm_runtime *rt) {
 
 static void result(const tm_runtime *rt, uint32_t index, int status, uint64_t elapsed) {
   int i;
-  event(rt, "result");
-  field_u64(rt, "index", index);
-  field_u64(rt, "status", (uint64_t)(status < 0 ? -status : status));
-  field_u64(rt, rt->clock_unit, elapsed);
-  tm_write_str(rt, ",\"output\":\"");
+  tm_event_begin(rt->write, "result");
+  tm_field_u64(rt->write, "index", index);
+  tm_field_u64(rt->write, "status", (uint64_t)(status < 0 ? -status : status));
+  tm_field_u64(rt->write, rt->clock_unit, elapsed);
+  tm_put(rt->write, ",\"output\":\"");
   for (i = 0; i < rt->num_outputs; ++i) {
     const uint8_t *p = (const uint8_t *)rt->output(i);
     size_t k, n = rt->output_bytes(i);
@@ -132,17 +67,18 @@ static void result(const tm_runtime *rt, uint32_t index, int status, uint64_t el
       rt->write(pair, 2);
     }
   }
-  tm_write_str(rt, "\"}\n");
+  tm_put(rt->write, "\"");
+  tm_event_end(rt->write);
 }
 
 static void summary(const tm_runtime *rt, uint32_t inferences) {
-  event(rt, "summary");
-  field_u64(rt, "inferences", inferences);
-  field_u64(rt, "flash_bytes", rt->flash_bytes());
-  field_u64(rt, "ram_bytes", rt->ram_bytes());
-  field_u64(rt, "arena_bytes", rt->arena_bytes);
-  field_u64(rt, "stack_bytes", rt->stack_bytes());
-  tm_write_str(rt, "}\n");
+  tm_event_begin(rt->write, "summary");
+  tm_field_u64(rt->write, "inferences", inferences);
+  tm_field_u64(rt->write, "flash_bytes", rt->flash_bytes());
+  tm_field_u64(rt->write, "ram_bytes", rt->ram_bytes());
+  tm_field_u64(rt->write, "arena_bytes", rt->arena_bytes);
+  tm_field_u64(rt->write, "stack_bytes", rt->stack_bytes());
+  tm_event_end(rt->write);
 }
 
 uint32_t tm_runtime_serve(const tm_runtime *rt) {
@@ -158,7 +94,7 @@ uint32_t tm_runtime_serve(const tm_runtime *rt) {
       int status;
       if (got < 0) return count;
       if (got > 0) {
-        error(rt, "malformed input line: expected I followed by the hex of every input byte");
+        tm_event_error(rt->write, "malformed input line: expected I followed by the hex of every input byte");
         continue;
       }
       start = rt->clock();
@@ -175,7 +111,7 @@ uint32_t tm_runtime_serve(const tm_runtime *rt) {
       return count;
     } else {
       if (skip_line(rt, c) < 0) return count;
-      error(rt, "unknown command: expected I, H or Q");
+      tm_event_error(rt->write, "unknown command: expected I, H or Q");
     }
   }
 }

@@ -2,8 +2,9 @@
  * tinyml's firmware core: the line protocol between a host and a model running
  * on a device (the Nano 33 BLE, or QEMU's Cortex-M4), independent of the board.
  *
- * Protocol version 1. The device writes one line per event, "TINYML " followed
- * by a JSON object with "v":1 and "event":
+ * The device writes one line per event, "TINYML " followed by a JSON object
+ * with the protocol's version ("v", TINYML_PROTOCOL_VERSION of tinyml_protocol.h)
+ * and "event":
  *   hello    {"model","board","clock","inputs":[bytes],"outputs":[bytes],"arena_bytes"}
  *   result   {"index","status","<clock>","output":"<hex of all outputs>"}
  *   summary  {"inferences","flash_bytes","ram_bytes","arena_bytes","stack_bytes"}
@@ -14,7 +15,7 @@
  *   I <hex of every input's bytes, in order>   run one inference
  *   H                                          say hello again
  *   Q                                          write the summary and stop
- * docs/protocol.md describes it for people; evaluate/protocol.py parses it.
+ * docs/protocol.md describes it for people; tinyml/protocol.py parses it.
  */
 #ifndef TINYML_RUNTIME_H_
 #define TINYML_RUNTIME_H_
@@ -31,7 +32,7 @@ extern "C" {
 typedef struct {
   /* transport */
   int (*read_char)(void); /* blocking; -1 once the link is gone */
-  void (*write)(const char *data, size_t n);
+  tm_out_fn write; /* board layers write their own events through it (tinyml_protocol.h) */
   /* the clock read around each inference, and its unit: "instructions" or "us" */
   uint64_t (*clock)(void);
   const char *clock_unit;
@@ -54,11 +55,6 @@ typedef struct {
 /* Says hello, then serves commands until Q or until the link drops. Returns the
  * number of inferences run. */
 uint32_t tm_runtime_serve(const tm_runtime *rt);
-
-/* Helpers for board layers writing their own events. */
-void tm_write_str(const tm_runtime *rt, const char *s);
-void tm_write_u64(const tm_runtime *rt, uint64_t v);
-void tm_write_hex32(const tm_runtime *rt, uint32_t v);
 
 #ifdef __cplusplus
 }

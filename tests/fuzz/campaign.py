@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyml.collect import frames as fr
-from tinyml.evaluate.protocol import DeviceError, parse_line
+from tinyml.protocol import DeviceError, parse_line
 
 HERE = Path(__file__).resolve().parent
 FIRMWARE = HERE.parent.parent / "firmware"
@@ -41,8 +41,8 @@ CFLAGS = ["-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", *SANITIZE]
 SOURCES = {
     "frames": ("fuzz_frames.c", ["stream/tinyml_stream.c"], ["stream"]),
     "streamer": ("fuzz_streamer.c", ["stream/tinyml_stream.c"], ["stream", "emulator"]),
-    "runtime": ("fuzz_runtime.c", ["runtime/tinyml_runtime.c"], ["runtime"]),
-    "kws": ("fuzz_kws.c", ["runtime/tinyml_runtime.c"], ["runtime", "emulator"]),
+    "runtime": ("fuzz_runtime.c", ["runtime/tinyml_runtime.c", "runtime/tinyml_protocol.c"], ["runtime"]),
+    "kws": ("fuzz_kws.c", ["runtime/tinyml_protocol.c"], ["runtime", "emulator"]),
 }
 SANITIZER_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:symbolize=1",
                  "UBSAN_OPTIONS": "print_stacktrace=1"}
@@ -188,6 +188,7 @@ def _compare(got: list, want: list, final: int):
 
 # ---- garbage: pieces glued together ----
 
+
 def _flip(rng: random.Random, data: bytes, flips: int | None = None) -> bytes:
     raw = bytearray(data)
     for _ in range(flips or rng.randint(1, 3)):
@@ -203,6 +204,7 @@ def _random_bytes(rng: random.Random, zeros: bool) -> bytes:
 
 
 # ---- frames: the reader alone, every accepted frame echoed ----
+
 
 def _random_frame(rng: random.Random, payload_bytes: int) -> fr.Frame:
     payload = bytes(rng.randrange(256) for _ in range(payload_bytes))
@@ -291,6 +293,7 @@ def check_frames(out: bytes, case: Case):
 
 # ---- streamer: the emulator's command dispatch ----
 
+
 def _command_frame(rng: random.Random) -> fr.Frame:
     kind = rng.choice((fr.CMD_HELLO, fr.CMD_START, fr.CMD_START, fr.CMD_STOP, rng.randrange(256)))
     size = rng.choice((0, 1, 1, 1, _payload_size(rng)))
@@ -341,6 +344,7 @@ def check_streamer(out: bytes, case: Case):
 
 
 # ---- line protocols ----
+
 
 def _line_pieces(rng: random.Random, good_line, bad_line) -> bytes:
     out = bytearray()
@@ -395,6 +399,7 @@ def _lines(data: bytes):
 
 
 # ---- runtime: the model firmware's I/H/Q ----
+
 
 def _runtime_good(rng: random.Random) -> bytes:
     return rng.choice((b"I " + _hex(rng, RUNTIME_INPUT) + rng.choice((b"\n", b"\r\n")),

@@ -88,12 +88,12 @@ static void reset(void) {
   g_hash = 2166136261u;
 }
 
-static void hello(void) { out("TINYML {\"v\":1,\"event\":\"hello\",\"app\":\"kws-fuzz\"}\n"); }
+static void hello(void) { out(TINYML_EVENT("hello") ",\"app\":\"kws-fuzz\"}\n"); }
 static void summary(void) { tally("summary"); }
 
 int fuzz_session(void) {
   static const kws_io io = {read_stdin, heard, fake_open, fake_read, fake_close, reset, hello, summary};
-  g_rt.write = write_stdout;
+  g_out = write_stdout;
   g_hash = 2166136261u;
   hello();
   kws_serve(&io);

@@ -17,8 +17,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tinyml import config
-from tinyml.train import tune_space
-from tinyml.train.tune_space import UNPRICED_PENALTY, Budget, score, trial_key
+from tinyml import tf as tfload
+from tinyml.artifacts import write_bytes
+from tinyml.collect.dataset import load
+from tinyml.evaluate.accuracy import evaluate_tflite
+from tinyml.evaluate.emulate import emulate
+from tinyml.quantize.ptq import convert_int8, quantize_ptq, representative
+from tinyml.train.inputs import project_windows
+from tinyml.train.model import build
+from tinyml.train.train import train
+from tinyml.tune import space as tune_space
+from tinyml.tune.space import UNPRICED_PENALTY, Budget, score, trial_key
 
 RECORD = "trial.json"
 FINISHED = ("priced", "stopped")  # what a resumed run skips; a failed trial runs again
@@ -60,8 +69,6 @@ def run_trial(params: dict, job: dict) -> None:
 
 def _limit_threads(threads: int):
     """One TensorFlow thread pool of `threads` per trial, so trials on every core do not oversubscribe it."""
-    from tinyml import tf as tfload
-
     tf, keras = tfload.load()
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -101,10 +108,6 @@ def _epoch_reports(keras, report: Callable[[dict], None]):
 
 
 def train_and_price(params: dict, job: dict, report: Callable[[dict], None]) -> dict:
-    from tinyml.evaluate.accuracy import evaluate_tflite
-    from tinyml.quantize.ptq import quantize_ptq
-    from tinyml.train.train import train
-
     clock = time.perf_counter()
     cfg = trial_config(job, params)
     out = trial_dir(job, cfg)
@@ -125,8 +128,6 @@ def train_and_price(params: dict, job: dict, report: Callable[[dict], None]) -> 
 
 def price(tflite: Path, work: Path, seed: int, job: dict) -> dict[str, Any]:
     """The model compiled to C by the AOT backend, run on QEMU: exact instructions, flash and RAM."""
-    from tinyml.firmware.emulate import emulate
-
     e = emulate(tflite, work, inputs=EMULATED_INPUTS, seed=seed)
     if not e["outputs_match_host"]:
         from tinyml.errors import TinymlError
@@ -144,13 +145,6 @@ def price(tflite: Path, work: Path, seed: int, job: dict) -> dict[str, Any]:
 def price_floor(params: dict, job: dict) -> dict:
     """The cheapest model of the space, untrained (its weights change no instruction count, no size),
     priced as a trial is: the least any trial can cost."""
-    from tinyml import tf as tfload
-    from tinyml.artifacts import write_bytes
-    from tinyml.collect.dataset import load
-    from tinyml.quantize.ptq import convert_int8, representative
-    from tinyml.train.model import build
-    from tinyml.train.windows import project_windows
-
     cfg = trial_config(job, params)
     out = trial_dir(job, cfg, prefix=tune_space.FLOOR_PREFIX)
     _, keras = _limit_threads(job["threads"])

@@ -10,7 +10,7 @@ PlatformIO core folder of tinyml's own (`$TINYML_PLATFORMIO_DIR`, by default
 It also holds tinyml's QEMU plugin (firmware/emulator/icount_plugin.c), compiled
 here, which counts instructions exactly.
 
-`python -m tinyml.firmware.offline` prepares it (the README's setup step runs this);
+`python -m tinyml.host.offline` prepares it (the README's setup step runs this);
 `tinyml build`/`emulate` prepare it on demand as well.
 """
 
@@ -19,14 +19,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 from tinyml.errors import TinymlError
+from tinyml.paths import FIRMWARE_DIR
 
 SCONS_VERSION = "4.41101.0"  # what PlatformIO 6.2 asks for ("~4.41101.0")
 TOOLCHAIN_VERSION = "1.120201.0"  # Debian 12's arm-none-eabi-gcc 12.2.1
-PLATFORM_DIR = Path(__file__).resolve().parent / "platformio" / "tinyml-qemu"
+PLATFORM_DIR = FIRMWARE_DIR / "platformio" / "tinyml-qemu"
 TOOLS = ("gcc", "g++", "as", "ar", "ld", "nm", "objcopy", "objdump", "ranlib", "size", "strip", "gdb", "cpp",
          "gcc-ar", "readelf")
 
@@ -69,9 +71,7 @@ def icount_plugin() -> Path:
 
 def build_icount_plugin() -> Path | None:
     """Compile the QEMU plugin that counts instructions exactly (None without a host C compiler)."""
-    import subprocess
-
-    source = Path(__file__).resolve().parent / "emulator" / "icount_plugin.c"
+    source = FIRMWARE_DIR / "emulator" / "icount_plugin.c"
     target = icount_plugin()
     if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
         return target

@@ -13,8 +13,6 @@ from tinyml.errors import TinymlError, expected
 # The Nano 33 BLE's application space: 1 MB of flash less the 64 KB Arduino
 # bootloader at the bottom, and all 256 KB of RAM.
 BUDGETS = {"nano33ble": {"flash": 1024 * 1024 - 64 * 1024, "ram": 256 * 1024}}
-NANO33BLE_USB_VID = 0x2341
-NANO33BLE_USB_PIDS = (0x005A, 0x805A)  # bootloader, sketch
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def build(project: Path, env: str, board: str = "nano33ble", quiet: bool = False
     """Build one environment and check the firmware against the board's flash and RAM."""
     environ = None
     if env in OFFLINE_ENVIRONMENTS:
-        from tinyml.firmware.offline import prepare
+        from tinyml.host.offline import prepare
 
         environ = prepare()
     elf = Path(project) / ".pio" / "build" / env / "firmware.elf"
@@ -105,15 +103,3 @@ def build(project: Path, env: str, board: str = "nano33ble", quiet: bool = False
     report = check_budget(elf_sizes(elf), board)
     report["elf"] = str(elf)
     return report
-
-
-def find_board_port() -> str:
-    from serial.tools import list_ports
-
-    ports = list(list_ports.comports())
-    for port in ports:
-        if port.vid == NANO33BLE_USB_VID and port.pid in NANO33BLE_USB_PIDS:
-            return port.device
-    seen = ", ".join(f"{p.device} ({p.vid or 0:04x}:{p.pid or 0:04x})" for p in ports) or "none"
-    raise expected("a Nano 33 BLE on USB (VID 2341, PID 005a or 805a)", f"serial ports: {seen}",
-                   "Plug the board in (double-tap reset for the bootloader) or pass --port.")

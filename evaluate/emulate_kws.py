@@ -10,8 +10,8 @@ moves only about 20 KB/s of hex over its emulated UART: 2.5 s of audio would tak
 are compared with `stream_host` (librosa and the TFLM interpreter) on the same
 samples.
 
-The protocol is the one of firmware/emulator/kws_main.c; `KwsDevice` is its host
-side on any pyserial port.
+The protocol is the one of firmware/emulator/kws_main.c; `tinyml.protocol.KwsDevice` is
+its host side on any pyserial port.
 """
 
 from __future__ import annotations
@@ -23,46 +23,20 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml.codegen.kws import write_kws_project
+from tinyml.detector import StreamParams
 from tinyml.errors import TinymlError
-from tinyml.evaluate.protocol import Device, DeviceError
+from tinyml.evaluate.kws_stream import pad_for_stream, stream_host
+from tinyml.evaluate.wav import read_wav
+from tinyml.host.platformio import build
+from tinyml.host.qemu import BOARD_HZ, MACHINE, connect, plugin_args, read_counts, running, wait_exit
+from tinyml.protocol import DeviceError, KwsDevice
 
 # The firmware's markers around each stage, as plugin spans: front end per frame, network per inference.
 STAGE_SPANS = {"fe": ("tinyml_mark_fe_begin", "tinyml_mark_fe_end"),
                "net": ("tinyml_mark_begin", "tinyml_mark_end")}
 MAX_FILE_CHUNK = 1024  # CHUNK in kws_main.c
 MAX_LINE_SAMPLES = 700  # samples per "A" line at most (seeded sizes 1..this)
-
-
-class KwsDevice(Device):
-    """The host side of the emulator KWS app's line protocol, on an open pyserial port (the event
-    reading is the model firmware's, evaluate/protocol.py)."""
-
-    def __init__(self, port, timeout_s: float = 60.0):
-        super().__init__(port, timeout_s)
-
-    def hello(self) -> dict:
-        return self.until("hello")[-1]
-
-    def send_audio(self, pcm: np.ndarray, sizes: list[int]) -> None:
-        """Stream `pcm` over the UART as "A" lines of these many samples each (they sum to len(pcm))."""
-        start = 0
-        for n in sizes:
-            part = np.asarray(pcm[start:start + n], dtype="<i2")
-            self.port.write(b"A " + part.tobytes().hex().encode() + b"\n")
-            start += n
-
-    def send_file(self, path: Path, chunk: int) -> list[dict]:
-        """Have the firmware read raw int16 samples from `path` (semihosting), `chunk` per push."""
-        self.port.write(f"F {chunk} {Path(path).resolve()}\n".encode())
-        return self.until("file")
-
-    def end_stream(self) -> list[dict]:
-        self.port.write(b"R\n")
-        return self.until("reset")
-
-    def quit(self) -> list[dict]:
-        self.port.write(b"Q\n")
-        return self.until("summary")
 
 
 def _line_sizes(total: int, rng: np.random.Generator) -> list[int]:
@@ -105,12 +79,6 @@ def emulate_kws(model_path: Path, wavs: list, work: Path, labels: list[str], fe_
 
     `uart_ms` of each padded stream go over the UART ("A" lines, seeded sizes), the rest through
     semihosting in a seeded chunk size per stream; `seed` fixes both."""
-    from tinyml.codegen.kws import write_kws_project
-    from tinyml.evaluate.kws_stream import StreamParams, pad_for_stream, stream_host
-    from tinyml.evaluate.wav import read_wav
-    from tinyml.firmware.emulate import BOARD_HZ, MACHINE, connect, plugin_args, read_counts, running, wait_exit
-    from tinyml.firmware.platformio import build
-
     params = (stream_params or StreamParams()).checked()
     work = Path(work)
     # a WAV file, or (name, int16 samples) of a stream made on the host (evaluate/kws_quality.py)
@@ -154,7 +122,7 @@ def emulate_kws(model_path: Path, wavs: list, work: Path, labels: list[str], fe_
                 events += dev.end_stream()
                 device_events.append(events)
                 per_stream.append({"wav": name, "samples": len(pcm), "uart_samples": len(head), "file_chunk": chunk})
-            summary = dev.quit()[-1]
+            summary = dev.quit()
         finally:
             link.close()
         wait_exit(proc, timeout_s)

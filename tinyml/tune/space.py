@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from tinyml import config
 from tinyml.config import Config
 from tinyml.errors import expected
 
@@ -92,8 +93,6 @@ FLOOR_PREFIX = "floor-"  # the folder of the cheapest model, priced untrained be
 def trial_config(project, values: Mapping[str, Any], params: Mapping[str, Any]) -> Config:
     """A trial's configuration: the project's resolved options with the trial's parameters, validated.
     The driver (which trials are finished) and the worker (where a trial writes) both key trials by it."""
-    from tinyml import config
-
     return config.load(project, flags={**values, **params}, read_file=False, environ={})
 
 

@@ -17,8 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tinyml
-from tinyml.errors import BadInput, TinymlError, expected
-from tinyml.firmware import FIRMWARE_DIR, render_tree, tflm_lib
+from tinyml.artifacts import atomic_dir, copy_runtime, copy_sources, keep_build_cache, prepare_out_dir, render_tree
+from tinyml.artifacts import write_json, write_marker
+from tinyml.c_names import comment_text
+from tinyml.codegen.ops import RESOLVER_METHODS
+from tinyml.codegen.tflm_core import core_values
+from tinyml.errors import BadInput, expected
+from tinyml.host import tflm_lib
+from tinyml.host.platformio import build
+from tinyml.host.qemu import connect, emulator_env, running
+from tinyml.paths import FIRMWARE_DIR, RUNTIME_SOURCES
+from tinyml.protocol import Device, DeviceError
+from tinyml.quantize import flatbuffer
 
 # Chirale_TensorFLowLite releases -> the TFLM they were generated from (measured: the tree's files
 # against tflite-micro's history; ../shared/reference/tflm_arduino/README.md).
@@ -27,6 +37,14 @@ TFLM_OF = {"2.0.0": "TFLM of 2023-01"}
 # firmware's own data and stack. A model that needs more cannot run on the board.
 PROBE_ARENA_BYTES = 224 * 1024
 BOOT_TIMEOUT_S = 20.0
+EMULATOR_SOURCES = ("mps2.c", "mps2.h", "tflm_main.cpp")  # firmware/emulator/: the TFLM app on QEMU
+
+
+def measuring_firmware() -> list[Path]:
+    """Every source of the firmware that measures the arena (write_project's): a key of the cache."""
+    return (sorted((FIRMWARE_DIR / "templates" / "tflm").glob("*"))
+            + [FIRMWARE_DIR / "emulator" / n for n in EMULATOR_SOURCES]
+            + [FIRMWARE_DIR / "runtime" / n for n in RUNTIME_SOURCES])
 
 
 @dataclass(frozen=True)
@@ -80,8 +98,6 @@ class BoardLibrary:
 
     def methods(self) -> dict[str, str]:
         if self.tree is None:
-            from tinyml.codegen.ops import RESOLVER_METHODS
-
             return dict(RESOLVER_METHODS)
         return builtin_methods(self.tree)
 
@@ -113,8 +129,8 @@ class BoardLibrary:
         raw = Path(model_path).read_bytes()
         archive = self.library()
         h = hashlib.sha256(raw + f"\0{self.kernels}\0{archive.parent.name}\0{seed}\0".encode())
-        for source in sorted((FIRMWARE_DIR / "templates" / "tflm").glob("*")) + [FIRMWARE_DIR / "emulator" / "tflm_main.cpp"]:
-            h.update(source.read_bytes())  # the firmware that measures
+        for source in measuring_firmware():  # a change to the firmware that measures measures again
+            h.update(source.read_bytes())
         key = h.hexdigest()[:24]
         cached = tflm_lib.cache_root() / "tflm" / "arena" / f"{key}.json"
         if cached.is_file():
@@ -130,17 +146,12 @@ class BoardLibrary:
 
 
 def _write_cache(path: Path, data: dict) -> None:
-    from tinyml.artifacts import write_json
-
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, data)
 
 
 def _boot(elf: Path, arena_bytes: int) -> tuple[dict | None, list[str], str]:
     """One boot of the measuring firmware with `arena_bytes`: (hello or None, log lines, why it failed)."""
-    from tinyml.evaluate.protocol import Device, DeviceError
-    from tinyml.firmware.emulate import connect, running
-
     with running(elf) as (url, proc):
         link = connect(url, proc)
         device = Device(link, BOOT_TIMEOUT_S)
@@ -161,8 +172,6 @@ def _measure(work: Path, lib: BoardLibrary, model_path: Path) -> ArenaNeed:
     arena_used_bytes() is not it: preparing takes temporary space it does not count (hello_world
     reports 820 B and needs 1,152 B here). A too-small arena may make a kernel write through a null
     pointer, so each size gets a fresh boot."""
-    from tinyml.firmware.platformio import build
-
     elf = Path(build(work, "emulator", quiet=True)["elf"])
     hello, log, why = _boot(elf, PROBE_ARENA_BYTES)
     if hello is None:
@@ -208,13 +217,6 @@ def write_project(model_path: Path, out: Path, lib: BoardLibrary, arena_bytes: i
                   values: dict | None = None, probe: bool = False, extra_flags: tuple[str, ...] = ()) -> dict:
     """An emulator-only PlatformIO project running the TFLM sketch's core with the board's library
     (`extra_flags`: more build flags, such as -DTINYML_PROFILE)."""
-    from tinyml.artifacts import atomic_dir
-    from tinyml.codegen.c_names import comment_text
-    from tinyml.artifacts import prepare_out_dir, write_marker
-    from tinyml.codegen.project import copy_runtime, core_values
-    from tinyml.firmware.emulate import emulator_env
-    from tinyml.quantize import flatbuffer
-
     info = flatbuffer.read(model_path)
     methods = lib.check_ops(info)
     if values is None:
@@ -227,11 +229,8 @@ def write_project(model_path: Path, out: Path, lib: BoardLibrary, arena_bytes: i
     with atomic_dir(out) as tmp:
         render_tree("tflm", tmp / "src" / "tflm", values)
         copy_runtime(tmp / "src" / "runtime")
-        (tmp / "src" / "emulator").mkdir(parents=True)
-        for name in ("mps2.c", "mps2.h", "tflm_main.cpp"):
-            shutil.copyfile(FIRMWARE_DIR / "emulator" / name, tmp / "src" / "emulator" / name)
+        copy_sources("emulator", EMULATOR_SOURCES, tmp / "src" / "emulator")
         render_tree("emulator", tmp, {"banner": banner, "emulator_env": env})
         write_marker(tmp, "emulator", {"model": str(model_path), "backend": "tflm", "kernels": lib.kernels})
-        if (out / ".pio").is_dir():  # keep PlatformIO's build cache between runs
-            shutil.move(str(out / ".pio"), str(tmp / ".pio"))
+        keep_build_cache(out, tmp)
     return {"arena_bytes": arena_bytes, "library": lib.label, "kernels": lib.kernels}

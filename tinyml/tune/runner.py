@@ -19,8 +19,8 @@ from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from tinyml.errors import TinymlError, expected
-from tinyml.train import tune_space
-from tinyml.train.tune_trial import run_trial
+from tinyml.tune import space as tune_space
+from tinyml.tune.trial import run_trial
 
 CPUS_PER_TRIAL = 1  # and one TensorFlow thread: trials run side by side, one per core
 ASHA_REDUCTION = 3

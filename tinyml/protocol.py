@@ -2,7 +2,9 @@
 
 Transport and protocol are separate: `parse_line` turns bytes into events and
 is tested on canned bytes; `Device` drives any pyserial port (a board's
-/dev/ttyACM0, QEMU's or Renode's socket://, or loop://).
+/dev/ttyACM0, QEMU's or Renode's socket://, or loop://) running the model
+firmware; `KwsDevice` adds the commands of the keyword-spotting app's emulator
+firmware (firmware/emulator/kws_main.c) to the same event reading.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
 
 from tinyml.errors import TinymlError
 
@@ -94,3 +99,28 @@ class Device:
     def quit(self) -> dict:
         self.port.write(b"Q\n")
         return self._next("summary")
+
+
+@dataclass
+class KwsDevice(Device):
+    """The emulator KWS app: audio in as "A" lines or a file it reads through semihosting, "R" ends a
+    stream; hello and quit as the model firmware's."""
+
+    timeout_s: float = 60.0
+
+    def send_audio(self, pcm: np.ndarray, sizes: list[int]) -> None:
+        """Stream `pcm` over the UART as "A" lines of these many samples each (they sum to len(pcm))."""
+        start = 0
+        for n in sizes:
+            part = np.asarray(pcm[start:start + n], dtype="<i2")
+            self.port.write(b"A " + part.tobytes().hex().encode() + b"\n")
+            start += n
+
+    def send_file(self, path: Path, chunk: int) -> list[dict]:
+        """Have the firmware read raw int16 samples from `path` (semihosting), `chunk` per push."""
+        self.port.write(f"F {chunk} {Path(path).resolve()}\n".encode())
+        return self.until("file")
+
+    def end_stream(self) -> list[dict]:
+        self.port.write(b"R\n")
+        return self.until("reset")

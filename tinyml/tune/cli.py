@@ -2,7 +2,7 @@
 
 Optuna (through Ray Tune's OptunaSearch) proposes each trial's parameters; ASHA stops trials whose
 validation accuracy trails at its rungs. Every trial that trains to the end is priced exactly
-(train/tune_trial.py): int8 PTQ, accuracy in the TFLM interpreter on the validation split, the AOT C
+(tinyml/tune/trial.py): int8 PTQ, accuracy in the TFLM interpreter on the validation split, the AOT C
 model run on QEMU's Cortex-M4 for instructions per inference, flash and RAM. Trials over budget are
 marked and never chosen. Ray is imported only when the command runs, so `tinyml --help` stays instant.
 See docs/tune.md.
@@ -38,8 +38,8 @@ def add_arguments(p) -> None:
 
 
 def _budget(args, cfg):
-    from tinyml.firmware.platformio import BUDGETS
-    from tinyml.train.tune_space import Budget
+    from tinyml.host.platformio import BUDGETS
+    from tinyml.tune.space import Budget
 
     for flag, value in (("--budget-ms", args.budget_ms), ("--ram-kb", args.ram_kb), ("--flash-kb", args.flash_kb)):
         if value is not None and not value > 0:
@@ -54,8 +54,8 @@ def run(args, reporter) -> int:
     from tinyml.artifacts import sha256_file
     from tinyml.collect.dataset import MANIFEST, load
     from tinyml.paths import ProjectPaths
-    from tinyml.train import tune_space
-    from tinyml.train.tune_study import Study
+    from tinyml.tune import space as tune_space
+    from tinyml.tune.study import Study
 
     if args.trials < 1:
         raise expected("--trials of at least 1", args.trials)
@@ -72,7 +72,7 @@ def run(args, reporter) -> int:
     study = Study(paths.build, cfg, params, sha256_file(paths.data / MANIFEST), budget)
     study.load()
     todo = max(0, args.trials - len(study.finished()))
-    from tinyml.train import tune_ray  # Ray and Optuna: only now
+    from tinyml.tune import runner as tune_ray  # Ray and Optuna: only now
 
     job = {"project": str(root), "data": str(paths.data), "tune_dir": str(study.dir), "values": dict(cfg.values),
            "dataset_sha256": study.dataset_sha256, "budget": budget.to_json(), "threads": tune_ray.CPUS_PER_TRIAL}
@@ -106,9 +106,9 @@ def run(args, reporter) -> int:
 def check_floor(study, params, job: dict, reporter) -> None:
     """Price the cheapest model of the space first: if it is over budget, so is every trial, and nothing
     is searched."""
-    from tinyml.train import tune_space
-    from tinyml.train.tune_ray import remote
-    from tinyml.train.tune_trial import price_floor
+    from tinyml.tune import space as tune_space
+    from tinyml.tune.runner import remote
+    from tinyml.tune.trial import price_floor
 
     if study.floor is None:
         reporter.info("tune: pricing the cheapest model of the space (untrained) against the budget")

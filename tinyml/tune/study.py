@@ -11,9 +11,9 @@ from typing import Any
 from tinyml.artifacts import atomic_path, write_json
 from tinyml.config import Config
 from tinyml.errors import TinymlError
-from tinyml.train import tune_space
-from tinyml.train.tune_space import Budget, Param
-from tinyml.train.tune_trial import FINISHED, RECORD, read_record
+from tinyml.tune import space as tune_space
+from tinyml.tune.space import Budget, Param
+from tinyml.tune.trial import FINISHED, RECORD, read_record
 
 TUNE_JSON = "tune.json"
 TUNE_PLOT = "tune.png"

@@ -29,6 +29,8 @@ rest and checks that only mbed-os symbols are left undefined.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
 import shlex
@@ -42,6 +44,8 @@ from functools import cached_property
 from pathlib import Path
 
 from tinyml.errors import BadInput, TinymlError
+from tinyml.host import tflm_lib
+from tinyml.host.tflm_lib import Target
 from tinyml.log import Reporter
 from tinyml.paths import checkout_reference
 
@@ -100,8 +104,6 @@ class Core:
     @cached_property
     def libraries(self) -> dict[str, Library]:
         """The core's libraries and the board's TFLM (Chirale), by lower-case name."""
-        from tinyml.firmware import tflm_lib
-
         found = {}
         for folder in sorted((self.root / "libraries").iterdir()):
             props = folder / "library.properties"
@@ -165,8 +167,6 @@ class Core:
         """The board's PlatformIO flags as a `tflm_lib.Target`, to build Chirale's TFLM as `pio run` does:
         no TFLM defines of its own (the library's generator rewrote its guards to ARDUINO), `-w` since
         the library's warnings are not the project's."""
-        from tinyml.firmware.tflm_lib import Target
-
         common, c_only, cxx_only = self.pio_flags()
         before, after = self.pio_macros()
         return Target("nano33ble-pio", CC, CXX, common=(*common, "-w"), cflags=tuple(c_only),
@@ -329,6 +329,7 @@ def _ino_unit(inos: list[Path], out: Path) -> Path:
 
 
 # ---- compiling and reading gcc's diagnostics ----
+
 
 def _merge_chain(previous: list[str], printed: list[str]) -> list[str]:
     """The whole include chain (innermost first): gcc prints only the part that changed since the
@@ -521,8 +522,6 @@ def link_check(project: Path, env: str = "nano33ble", jobs: int = 2, reporter: R
     start-up, which calls the core's `main` (setup, loop). ld then names every symbol still undefined in
     the sections the firmware keeps, and any symbol defined twice; each undefined one must belong to
     libmbed.a (LIBMBED_GROUPS), else it is reported as `unknown`: a link error on the real board."""
-    from tinyml.firmware import tflm_lib
-
     core = find_core()
     proj = Project.load(Path(project), env)
     libs = proj.libraries(core)
@@ -620,10 +619,7 @@ def _table(reports: list[dict]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-    import json
-
-    p = argparse.ArgumentParser(prog="python -m tinyml.firmware.board_check",
+    p = argparse.ArgumentParser(prog="python -m tinyml.host.board_check",
                                 description="Compile generated board projects against the Arduino mbed core "
                                             "(compile only, warnings on).")
     p.add_argument("projects", nargs="+", type=Path, help="generated PlatformIO projects or AOT C folders")
