@@ -47,7 +47,7 @@ offline: $(VENV)/.installed system
 demo: setup
 	$(BIN)/tinyml demo
 
-# Keyword spotting on built-in speech (espeak-ng, flite, festival); KWS_WAVS are real recordings to classify and stream.
+# Keyword spotting on built-in speech (espeak-ng, flite, festival, SVOX Pico); KWS_WAVS are real recordings to classify and stream.
 KWS_WAVS ?=
 demo-kws: setup
 	$(BIN)/tinyml demo --task kws --dir tinyml-demo-kws $(if $(strip $(KWS_WAVS)),--wav $(KWS_WAVS))

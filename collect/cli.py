@@ -2,7 +2,7 @@
 
 From a board or the emulator over the framed streaming protocol (--port/--emulate),
 from a sketch printing numbers as text (--format lines), the built-in data (--builtin
-gestures; keywords, spoken by espeak-ng, flite and festival; speech-commands, Google's Speech Commands
+gestures; keywords, spoken by espeak-ng, flite, festival and SVOX Pico; speech-commands, Google's Speech Commands
 imported from its archive, a copy of it or its extracted folder: --from), or other
 tools' files (--import: GestureToEmoji CSV, Edge Impulse JSON/CBOR/CSV, magic_wand text,
 CSV; docs/importing.md). Every recording is written atomically and the manifest updated

@@ -1,4 +1,4 @@
-"""Built-in keyword-spotting data: words spoken by espeak-ng, flite and festival, offline and seeded.
+"""Built-in keyword-spotting data: words spoken by espeak-ng, flite, festival and SVOX Pico, offline, seeded.
 
 Every recording is 1 s of 16 kHz, 16-bit mono audio, as the Nano 33 BLE Sense's
 microphone delivers it to the model:
@@ -8,8 +8,8 @@ microphone delivers it to the model:
   and one of ~75 voice variants, at a random speed (110-230 words per minute)
   and pitch (10-90 on espeak-ng's -p scale), ending in ".", "!", "?" or ","
   (each gives another intonation); or, for OTHER_VOICES_SHARE of the words, by
-  one of flite's and festival's voices, which are made from recordings of real
-  speakers (collect/voices.py: a duration stretch, then resampled to move pitch,
+  one of flite's, festival's and SVOX Pico's voices, which are made from recordings
+  of real speakers (collect/voices.py: a duration stretch, then resampled to move pitch,
   formants and tempo together). espeak-ng alone gave a model that called most
   real "yes" unknown; with half of the words from the other voices, 0.92 of them
   are yes (docs/kws.md, "Measured");
@@ -115,7 +115,7 @@ NEAR_MISSES = (
 # them, 0.89 (and yes once frequency warping was added, train/augment.py). Kept at 0 until real
 # speech is part of the data; the list still removes words pronounced like a label.
 NEAR_MISS_SHARE = 0.0
-OTHER_VOICES_SHARE = 0.5  # spoken words from flite's and festival's voices (collect/voices.py), not espeak-ng's
+OTHER_VOICES_SHARE = 0.5  # spoken words from flite's, festival's and Pico's voices (collect/voices.py), not espeak-ng's
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,7 @@ def speak(utterance: Utterance, exe: str | None = None) -> np.ndarray:
 
 
 def speak_others(items: list[Spoken]) -> list[np.ndarray]:
-    """Words of flite's and festival's voices, shifted, trimmed, peak 1, at most MAX_WORD_S long (a longer
+    """Words of flite's, festival's and Pico's voices, shifted, trimmed, peak 1, at most MAX_WORD_S long (a longer
     one is spoken again with less duration stretch)."""
     limit = int(MAX_WORD_S * SAMPLE_RATE)
 
@@ -305,7 +305,7 @@ def _label_key(label: str) -> int:
 def plan(per_class: int, seed: int, labels: tuple[str, ...] = KEYWORD_LABELS,
          exe: str | None = None, other_voices: float = OTHER_VOICES_SHARE) -> list[Recipe]:
     """Every recording's recipe, in writing order (labels in the order given); `other_voices` of the
-    spoken words come from flite's and festival's voices."""
+    spoken words come from flite's, festival's and Pico's voices."""
     speaking = any(lb != SILENCE for lb in labels)
     exe = (exe or espeak()) if speaking else None
     others, near = unknown_words(labels, exe) if UNKNOWN in labels else ((), ())

@@ -46,8 +46,8 @@ def run(args, reporter, root: Path) -> int:
     per_class = size["per_class"] or DEFAULT_PER_CLASS
     wavs = [Path(w) for w in args.wav or []]
 
-    reporter.info(f"[1/7] collect: built-in keywords spoken by espeak-ng, flite and festival, {per_class} clips per "
-                  f"class -> {paths.data}")
+    reporter.info(f"[1/7] collect: built-in keywords spoken by espeak-ng, flite, festival and Pico, {per_class} "
+                  f"clips per class -> {paths.data}")
     write_keywords(paths.data, per_class=per_class, seed=cfg["project.seed"], labels=tuple(labels), reporter=reporter)
     reporter.info(f"[2/7] train: {cfg['model.architecture']} on {params.frames} x {params.mel_bands} log-mel, "
                   f"up to {cfg['model.epochs']} epochs")
@@ -139,8 +139,8 @@ def _builtin_examples(data: Path, labels: list[str], out: Path) -> list[Path]:
 def summary(report: dict, report_path: Path) -> str:
     acc, model, e = report["accuracy"], report["model"], report["emulator"]
     lines = [
-        f"tinyml demo --task kws: {report['dataset']['recordings']} clips spoken by espeak-ng, flite and festival "
-        f"({', '.join(report['confusion_int8']['labels'])})",
+        f"tinyml demo --task kws: {report['dataset']['recordings']} clips spoken by espeak-ng, flite, festival and "
+        f"Pico ({', '.join(report['confusion_int8']['labels'])})",
         f"  accuracy (test, {acc['test_windows']} clips of unseen voices): float {acc['float']:.3f}, "
         f"int8 PTQ {acc['int8']:.3f}, int8 QAT {acc['int8_qat']:.3f} (TFLM interpreter)",
     ]
