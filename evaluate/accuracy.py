@@ -13,11 +13,12 @@ from tinyml.errors import expected
 from tinyml.quantize import flatbuffer
 from tinyml.quantize.tflm import Runner, confusion_matrix
 from tinyml.train.frontend import model_frontend
-from tinyml.train.inputs import project_windows
+from tinyml.train.inputs import check_model_meta, project_windows
 
 
 def evaluate_tflite(cfg: Config, model_path: Path, data_dir: Path, split: str = "test") -> dict:
     info = flatbuffer.read(model_path)
+    check_model_meta(cfg, model_path)
     labels = list(cfg["project.labels"])
     dataset = load(data_dir)
     runner = Runner(info.raw)

@@ -23,7 +23,7 @@ from tinyml.quantize import flatbuffer
 from tinyml.quantize.board_compat import board_safe_lstm
 from tinyml.quantize.tflm import Runner, confusion_matrix
 from tinyml.train.frontend import model_frontend
-from tinyml.train.inputs import project_windows
+from tinyml.train.inputs import model_meta, project_windows
 from tinyml.train.windows import Windows
 
 
@@ -152,11 +152,7 @@ def quantize_model(config: Config, keras_path: Path, data_dir: Path, out_path: P
     )
     write_bytes(out_path, tflite)
     write_json(report_path, result.to_json())
-    extra = {"mode": mode, "calibration_windows": len(calibration)}
-    if config["project.task"] == "kws":
-        from tinyml.train.frontend import audio_meta
-
-        extra.update(audio_meta(labels, frontend))
+    extra = {"mode": mode, "calibration_windows": len(calibration), **model_meta(config, dataset, frontend)}
     write_provenance(out_path, seed=config["project.seed"],
                      inputs={"keras_model_sha256": sha256_file(keras_path)}, extra=extra)
     return result

@@ -39,3 +39,23 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     assert main(["demo", "--small", "--dir", str(tmp_path)]) == 2
     assert "--dir" in one_error_line(capsys.readouterr().err)
+
+
+def test_a_model_evaluated_for_other_labels_is_refused(demo_project, tmp_path, capsys):
+    """Both models record their task, labels and input; evaluate refuses a project whose labels differ
+    (here only in order: the shapes match, so without the sidecar the outputs would be misread)."""
+    model = demo_project / "build" / "model_int8.tflite"
+    for artifact in (model, demo_project / "build" / "model.keras"):
+        meta = json.loads(artifact.with_name(artifact.name + ".meta.json").read_text())
+        assert meta["task"] == "gesture" and meta["labels"] == ["idle", "punch", "flex", "wave", "circle"]
+        assert meta["window"]["size"] > 0 and meta["axes"] == ["ax", "ay", "az", "gx", "gy", "gz"]
+    other = tmp_path / "other"
+    other.mkdir()
+    toml = (demo_project / "tinyml.toml").read_text()
+    assert 'labels = ["idle", "punch", "flex", "wave", "circle"]' in toml
+    (other / "tinyml.toml").write_text(toml.replace('labels = ["idle", "punch", "flex", "wave", "circle"]',
+                                                    'labels = ["punch", "idle", "flex", "wave", "circle"]'))
+    assert main(["evaluate", str(model), "-C", str(other), "--data", str(demo_project / "data")]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "project.labels" in line and "model_int8.tflite.meta.json" in line
+    assert main(["evaluate", str(model), "-C", str(demo_project), "--json"]) == 0

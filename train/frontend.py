@@ -17,13 +17,13 @@ Audio is int16; it becomes float as sample / 32768.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from tinyml.artifacts import json_type, read_provenance
 from tinyml.config import default
 from tinyml.errors import BadInput, expected, require_file
 from tinyml.paths import sidecar
@@ -82,7 +82,7 @@ class FrontendParams:
         """Parameters as `to_json` wrote them (a missing field takes its default), refused in one line
         if a field has the wrong type or is out of range."""
         if not isinstance(doc, dict):
-            raise expected("the front end as a JSON object of frontend.* values", _json_type(doc))
+            raise expected("the front end as a JSON object of frontend.* values", json_type(doc))
         values = {}
         for name, f in cls.__dataclass_fields__.items():
             if name not in doc:
@@ -257,18 +257,11 @@ def read_audio_meta(model_path: Path) -> tuple[list[str], FrontendParams] | None
     """(labels, front-end parameters) recorded beside a model by `tinyml train`/`quantize`, or None
     (no sidecar, or one of a model that is not for keyword spotting). A sidecar that cannot be read,
     or whose labels or front end are not what tinyml writes, is refused in one line."""
+    doc = read_provenance(model_path)
+    if doc is None or doc.get("task") != "kws":
+        return None
     meta = sidecar(Path(model_path))
-    if not meta.is_file():
-        return None
     todo = f"Fix '{meta.name}' or delete it, and quantize the model again to write it."
-    try:
-        doc = json.loads(meta.read_bytes().decode("utf-8"))
-    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep
-        raise expected("the model's sidecar as JSON", f"'{meta}' ({type(exc).__name__}: {exc})", todo) from None
-    if not isinstance(doc, dict):
-        raise expected("the model's sidecar as a JSON object", f"{_json_type(doc)} in '{meta}'", todo)
-    if doc.get("task") != "kws":
-        return None
     labels = doc.get("labels")
     if not isinstance(labels, list) or not all(isinstance(v, str) and v for v in labels) \
             or len(set(labels)) != len(labels) or len(labels) < 2:
@@ -281,8 +274,3 @@ def read_audio_meta(model_path: Path) -> tuple[list[str], FrontendParams] | None
     except BadInput as exc:
         raise BadInput(f"{exc} In '{meta}'. {todo}") from None
     return labels, params
-
-
-def _json_type(value) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number") + f" ({value!r:.60})"

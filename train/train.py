@@ -14,8 +14,8 @@ from tinyml.collect.dataset import IMU_AXES, IMU_RANGE, MANIFEST, load
 from tinyml.config import Config
 from tinyml.log import SILENT, Reporter
 from tinyml.train import augment
-from tinyml.train.frontend import FrontendParams, audio_meta
-from tinyml.train.inputs import project_windows
+from tinyml.train.frontend import FrontendParams
+from tinyml.train.inputs import model_meta, project_windows
 from tinyml.train.model import build
 from tinyml.train.windows import scales_for
 
@@ -95,7 +95,7 @@ def train(config: Config, data_dir: Path, model_path: Path, history_path: Path,
     write_json(history_path, history)
     write_provenance(model_path, seed=config["project.seed"],
                      inputs={"dataset_manifest_sha256": _manifest_hash(data_dir)},
-                     extra={"config": dict(config.values), **(audio_meta(labels, params) if kws else {})})
+                     extra={"config": dict(config.values), **model_meta(config, dataset, params if kws else None)})
     return TrainResult(model_path, history_path, float(val_acc), epochs_run)
 
 
